@@ -1,0 +1,4 @@
+"""URLs of the customers' Last Mile pages."""
+
+app_name = "lastmile"
+urlpatterns = []

@@ -1,0 +1,4 @@
+"""URLs of routes, live tracking and chat."""
+
+app_name = "routes"
+urlpatterns = []

@@ -1,0 +1,4 @@
+"""URLs of delivery windows and schedules."""
+
+app_name = "scheduling"
+urlpatterns = []

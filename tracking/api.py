@@ -1,0 +1,60 @@
+"""Mounts the JSON APIs (django-ninja), each with its OpenAPI document and one error shape.
+
+The integration API lives under /api/v1/ and the driver API under /api/driver/v1/; each app adds
+its routers to these objects in its own api.py.
+"""
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from tracking.lib.errors import DomainError, error_payload
+
+
+def build_api(*, title, version, urls_namespace, description=""):
+    api = NinjaAPI(
+        title=title, version=version, urls_namespace=urls_namespace, description=description
+    )
+
+    @api.exception_handler(DomainError)
+    def domain_error(request, exc):
+        return api.create_response(request, exc.as_payload(), status=exc.status)
+
+    @api.exception_handler(ValidationError)
+    def validation_error(request, exc):
+        fields = {}
+        for error in exc.errors:
+            location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+            fields.setdefault(".".join(location) or "__all__", []).append(error.get("msg", ""))
+        payload = error_payload("invalid", "The request has invalid fields.", fields)
+        return api.create_response(request, payload, status=422)
+
+    @api.exception_handler(AuthenticationError)
+    def authentication_error(request, exc):
+        payload = error_payload("unauthenticated", "Missing or invalid credentials.")
+        return api.create_response(request, payload, status=401)
+
+    @api.exception_handler(Http404)
+    def not_found(request, exc):
+        return api.create_response(request, error_payload("not_found", "Not found."), status=404)
+
+    @api.exception_handler(HttpError)
+    def http_error(request, exc):
+        payload = error_payload(f"http_{exc.status_code}", str(exc))
+        return api.create_response(request, payload, status=exc.status_code)
+
+    return api
+
+
+integration_api = build_api(
+    title="Last Mile integration API",
+    version="1",
+    urls_namespace="api-v1",
+    description="Create services and read their status from a shop or ERP.",
+)
+driver_api = build_api(
+    title="Last Mile driver API",
+    version="1",
+    urls_namespace="api-driver-v1",
+    description="The contract of the driver's mobile app.",
+)

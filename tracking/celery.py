@@ -1,0 +1,42 @@
+"""The Celery application: JSON messages, time limits, late acknowledgement for sends, the beat schedule."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracking.settings")
+
+app = Celery("tracking")
+# Settings are read lazily, so tests can switch CELERY_TASK_ALWAYS_EAGER per test.
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    timezone="UTC",
+    enable_utc=True,
+    # A task that hangs is killed: soft limit first, so it can clean up.
+    task_soft_time_limit=60,
+    task_time_limit=90,
+    # Workers take one message at a time; tasks that send (SMS, e-mail, webhooks) set acks_late
+    # themselves so a worker lost mid-send leaves the message for another worker.
+    worker_prefetch_multiplier=1,
+    task_reject_on_worker_lost=True,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": 60 * 60},
+    task_ignore_result=True,
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "accounts-purge-expired-sessions": {
+            "task": "accounts.tasks.purge_expired_sessions",
+            "schedule": crontab(minute=17, hour=3),
+        },
+        "accounts-purge-old-login-attempts": {
+            "task": "accounts.tasks.purge_old_login_attempts",
+            "schedule": crontab(minute=27, hour=3),
+        },
+    },
+)
+app.autodiscover_tasks()
+

@@ -1,0 +1,84 @@
+"""Project-wide pages: the dashboard home, which sums up every app, and the health check."""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from accounts import access
+from accounts.models import Driver
+from services import selectors as service_selectors
+
+logger = logging.getLogger(__name__)
+
+
+@login_required
+def home(request):
+    user = request.user
+    context = {"sections": access.sections_for(user)}
+    if user.account is not None and access.can_see_section(user, access.SERVICES):
+        account = user.account
+        context["today"] = account.today()
+        context["counts"] = service_selectors.service_day_counts(
+            user=user, day=context["today"], tzinfo=account.tzinfo
+        )
+        context["active_drivers"] = access.scope(user, Driver.objects.filter(is_active=True)).count()
+    return render(request, "home.html", context)
+
+
+@never_cache
+def healthz(request):
+    """Whether the database, the cache/broker and (with a broker) a worker answer; 503 if not."""
+    checks = {"database": _check(_database), "cache": _check(_cache)}
+    if settings.REDIS_URL:
+        checks["broker"] = _check(_broker)
+        checks["worker"] = _check(_worker)
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+def _check(probe):
+    try:
+        detail = probe()
+    except Exception as exc:  # a health check reports every failure instead of raising it
+        logger.warning("healthz: %s failed: %s", probe.__name__.strip("_"), exc)
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, **({"detail": detail} if detail else {})}
+
+
+def _database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return connection.vendor
+
+
+def _cache():
+    cache.set("healthz", "ok", 10)
+    if cache.get("healthz") != "ok":
+        raise RuntimeError("the cache did not return what was written")
+    return None
+
+
+def _broker():
+    from tracking.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return None
+
+
+def _worker():
+    from tracking.celery import app
+
+    replies = app.control.ping(timeout=settings.HEALTHZ_WORKER_TIMEOUT_S)
+    if not replies:
+        raise RuntimeError("no worker answered")
+    return f"{len(replies)} worker(s)"
