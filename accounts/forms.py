@@ -4,11 +4,13 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.utils.translation import gettext_lazy as _
 
+from tracking.lib.forms import StyledFormMixin
+
 from . import access
 from .models import User
 
 
-class LoginForm(auth_forms.AuthenticationForm):
+class LoginForm(StyledFormMixin, auth_forms.AuthenticationForm):
     username = auth_forms.UsernameField(
         label=_("E-mail"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
@@ -26,7 +28,7 @@ class LoginForm(auth_forms.AuthenticationForm):
             raise forms.ValidationError(self.error_messages["no_web_access"], code="no_web_access")
 
 
-class PasswordResetForm(auth_forms.PasswordResetForm):
+class PasswordResetForm(StyledFormMixin, auth_forms.PasswordResetForm):
     """Sends reset links through the task queue, also to invited users who have no password yet."""
 
     def get_users(self, email):
@@ -62,3 +64,7 @@ def axes_username(request, credentials):
     """The e-mail a login attempt is counted against, normalised so case does not evade the limit."""
     raw = (credentials or {}).get("username") or request.POST.get("username", "")
     return raw.strip().lower()
+
+
+class SetPasswordForm(StyledFormMixin, auth_forms.SetPasswordForm):
+    pass

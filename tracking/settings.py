@@ -148,6 +148,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Security logs name the e-mail and address of each failure; passwords are never logged.
+AXES_SENSITIVE_PARAMETERS = []
 
 # Internationalization: English, Brazilian Portuguese and Spanish; each account has its own
 # language and time zone, which the middleware activates for its users.
@@ -184,6 +187,8 @@ else:
     EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
+# Where the file e-mail backend (django.core.mail.backends.filebased.EmailBackend) writes.
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "media" / "emails")
 ANYMAIL = {
     key: value
     for key, value in {

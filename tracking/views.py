@@ -8,6 +8,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from accounts import access
@@ -16,18 +18,39 @@ from services import selectors as service_selectors
 
 logger = logging.getLogger(__name__)
 
+# The dashboard's counts for today: (key, label, colour).
+HOME_CARDS = [
+    ("pending", _("Pending"), ""),
+    ("routed", _("In a route"), ""),
+    ("in_progress", _("In progress"), ""),
+    ("done", _("Done today"), "success"),
+    ("failed", _("Failed today"), "danger"),
+    ("drivers", _("Active drivers"), ""),
+]
+
 
 @login_required
 def home(request):
     user = request.user
-    context = {"sections": access.sections_for(user)}
+    context = {}
     if user.account is not None and access.can_see_section(user, access.SERVICES):
-        account = user.account
-        context["today"] = account.today()
-        context["counts"] = service_selectors.service_day_counts(
-            user=user, day=context["today"], tzinfo=account.tzinfo
+        today = user.account.today()
+        counts = service_selectors.service_day_counts(
+            user=user, day=today, tzinfo=user.account.tzinfo
         )
-        context["active_drivers"] = access.scope(user, Driver.objects.filter(is_active=True)).count()
+        counts["drivers"] = access.scope(user, Driver.objects.filter(is_active=True)).count()
+        services_url = reverse("services:index")
+        context["today"] = today
+        context["cards"] = [
+            {
+                "key": key,
+                "label": label,
+                "value": counts[key],
+                "tone": tone,
+                "url": f"{services_url}?status={key}" if key != "drivers" else None,
+            }
+            for key, label, tone in HOME_CARDS
+        ]
     return render(request, "home.html", context)
 
 

@@ -1,0 +1,36 @@
+"""Creates or refreshes a demo account so every feature has something to show."""
+
+import json
+
+from django.core.management.base import BaseCommand
+
+from accounts import demo
+
+
+class Command(BaseCommand):
+    help = "Creates or refreshes a demo account (users, branch, drivers, vehicles, services)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--account", default="demo", help="the account's slug (default: demo)")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help="print the credentials as one JSON object",
+        )
+
+    def handle(self, *args, account, as_json=False, **options):
+        output = demo.seed(slug=account)
+        if as_json:
+            self.stdout.write(json.dumps(output, ensure_ascii=False))
+            return
+        self.stdout.write(self.style.SUCCESS(f"Demo account '{output['account']['slug']}' is ready."))
+        for role in ("manager", "operator"):
+            creds = output[role]
+            self.stdout.write(f"  {role:<9} {creds['email']}  password: {creds['password']}")
+        for driver in output["drivers"]:
+            self.stdout.write(
+                f"  driver    {driver['username']}  password: {driver['password']}"
+                f"  vehicle: {driver['vehicle_plate']}"
+            )
+

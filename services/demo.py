@@ -1,0 +1,74 @@
+"""The services part of the demo: customers and pending services spread over São Paulo."""
+
+from datetime import datetime, time, timedelta
+
+from accounts.models import Customer, CustomerKind
+
+from .models import Service, ServiceStatus, ServiceType
+
+# Districts of São Paulo with a point near their centre: services scatter around them.
+DISTRICTS = [
+    ("Pinheiros", "05422-000", -23.5669, -46.6917),
+    ("Vila Mariana", "04101-000", -23.5894, -46.6342),
+    ("Mooca", "03104-000", -23.5576, -46.5994),
+    ("Santana", "02012-000", -23.5020, -46.6256),
+    ("Tatuapé", "03310-000", -23.5403, -46.5760),
+    ("Lapa", "05068-000", -23.5224, -46.7042),
+    ("Butantã", "05503-000", -23.5718, -46.7082),
+    ("Ipiranga", "04216-000", -23.5893, -46.6069),
+    ("Perdizes", "05014-000", -23.5371, -46.6786),
+    ("Bela Vista", "01310-000", -23.5614, -46.6558),
+]
+STREETS = ["Rua das Flores", "Avenida Brasil", "Rua Augusta", "Rua da Consolação", "Rua Vergueiro",
+           "Rua Cardeal Arcoverde", "Rua Tuiuti", "Rua Voluntários da Pátria", "Rua Teodoro Sampaio",
+           "Avenida Paulista"]
+FIRST_NAMES = ["João", "Maria", "Pedro", "Juliana", "Lucas", "Fernanda", "Rafael", "Patrícia",
+               "Gabriel", "Camila", "Thiago", "Beatriz"]
+LAST_NAMES = ["Silva", "Santos", "Oliveira", "Pereira", "Costa", "Rodrigues", "Almeida", "Nunes"]
+SERVICE_COUNT = 24
+
+
+def seed_services(context):
+    rng = context.random
+    account = context.account
+    tomorrow = account.today() + timedelta(days=1)
+    for number in range(1, SERVICE_COUNT + 1):
+        district, postal_code, lat, lng = DISTRICTS[(number - 1) % len(DISTRICTS)]
+        address = {
+            "street": rng.choice(STREETS),
+            "number": str(rng.randint(10, 2999)),
+            "district": district,
+            "city": "São Paulo",
+            "state": "SP",
+            "postal_code": postal_code,
+            # Within about 1.5 km of the district's centre.
+            "lat": round(lat + rng.uniform(-0.013, 0.013), 6),
+            "lng": round(lng + rng.uniform(-0.013, 0.013), 6),
+        }
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        customer, _ = Customer.objects.update_or_create(
+            account=account,
+            external_code=f"DEMO-C{number:03d}",
+            defaults={
+                "kind": CustomerKind.PERSON,
+                "name": f"{first} {last}",
+                "email": f"cliente{number:03d}@{account.slug}.example.com",
+                "phone": f"+55119{number:08d}",
+                **address,
+            },
+        )
+        deadline = datetime.combine(tomorrow, time(18), tzinfo=account.tzinfo)
+        Service.objects.update_or_create(
+            account=account,
+            external_id=f"DEMO-{number:04d}",
+            defaults={
+                "type": ServiceType.PICKUP if number % 8 == 0 else ServiceType.DELIVERY,
+                "status": ServiceStatus.PENDING,
+                "customer": customer,
+                "branch": context.branch,
+                "order_number": f"PED-{number:05d}",
+                "description": "",
+                "deadline": deadline,
+                **address,
+            },
+        )

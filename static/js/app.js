@@ -1,0 +1,4 @@
+// Small behaviours shared by every dashboard page.
+document.addEventListener("change", (event) => {
+  if (event.target.matches("[data-autosubmit]")) event.target.form.requestSubmit();
+});

@@ -1,0 +1,107 @@
+"""factory_boy factories for the domain's rows."""
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from accounts.models import Account, Branch, Customer, Driver, Role, User, Vehicle, VehicleType
+from services.models import Service, ServiceStatus, ServiceType
+
+PASSWORD = "correct horse battery staple"
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Account {n}")
+    slug = factory.Sequence(lambda n: f"account-{n}")
+    language = "en"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    account = factory.SubFactory(AccountFactory)
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    role = Role.OPERATOR
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or PASSWORD)
+        if create:
+            obj.save(update_fields=["password"])
+
+
+class BranchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Branch
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Branch {n}")
+    city = "São Paulo"
+    state = "SP"
+    lat = -23.55
+    lng = -46.63
+
+
+class VehicleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Vehicle
+
+    account = factory.SubFactory(AccountFactory)
+    type = VehicleType.CAR
+    plate = factory.Sequence(lambda n: f"TST{n % 10}A{n % 100:02d}")
+
+
+class DriverFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Driver
+        skip_postgeneration_save = True
+
+    account = factory.SubFactory(AccountFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    username = factory.Sequence(lambda n: f"driver{n}")
+    vehicle = factory.SubFactory(VehicleFactory, account=factory.SelfAttribute("..account"))
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or PASSWORD)
+        if create:
+            obj.save(update_fields=["password"])
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Faker("name")
+    phone = factory.Sequence(lambda n: f"+5511{n:09d}")
+    city = "São Paulo"
+    state = "SP"
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+
+    account = factory.SubFactory(AccountFactory)
+    customer = factory.SubFactory(CustomerFactory, account=factory.SelfAttribute("..account"))
+    type = ServiceType.DELIVERY
+    status = ServiceStatus.PENDING
+    order_number = factory.Sequence(lambda n: f"ORDER-{n:05d}")
+    street = "Rua Augusta"
+    number = factory.Sequence(lambda n: str(100 + n))
+    city = "São Paulo"
+    state = "SP"
+    lat = -23.55
+    lng = -46.65
+    deadline = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
