@@ -101,7 +101,7 @@ class UserAdminForm(forms.ModelForm):
 
 @admin.register(User)
 class UserAdmin(TenantAdmin):
-    """Managers invite users (who set their own password from an e-mailed link) and deactivate them."""
+    """Managers invite users (who choose a password from an e-mailed link) and deactivate them."""
 
     access_area = "users"
     form = UserAdminForm
@@ -120,7 +120,9 @@ class UserAdmin(TenantAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["fields"] = [
-            f for f in self.get_fields(request, obj) if f not in self.get_readonly_fields(request, obj)
+            f
+            for f in self.get_fields(request, obj)
+            if f not in self.get_readonly_fields(request, obj)
         ]
         return super().get_form(request, obj, change=change, **kwargs)
 
@@ -140,7 +142,9 @@ class UserAdmin(TenantAdmin):
             user_send_password_reset(
                 user=obj, domain=request.get_host(), use_https=request.is_secure()
             )
-            messages.info(request, _("An e-mail with a link to set a password was sent to %s.") % obj.email)
+            messages.info(
+                request, _("An e-mail with a link to set a password was sent to %s.") % obj.email
+            )
 
     @admin.action(description=_("Send a password reset link"), permissions=["change"])
     def send_password_reset(self, request, queryset):
@@ -186,12 +190,24 @@ class DriverAdminForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("The password the driver types in the app. Leave empty to keep the current one."),
+        help_text=_(
+            "The password the driver types in the app. Leave empty to keep the current one."
+        ),
     )
 
     class Meta:
         model = Driver
-        exclude = ["password", "last_seen_at"]
+        fields = [
+            "account",
+            "first_name",
+            "last_name",
+            "username",
+            "email",
+            "phone",
+            "branch",
+            "vehicle",
+            "is_active",
+        ]
 
     def save(self, commit=True):
         driver = super().save(commit=False)
@@ -205,7 +221,15 @@ class DriverAdminForm(forms.ModelForm):
 @admin.register(Driver)
 class DriverAdmin(TenantAdmin):
     form = DriverAdminForm
-    list_display = ["__str__", "username", "phone", "vehicle", "branch", "is_active", "last_seen_at"]
+    list_display = [
+        "__str__",
+        "username",
+        "phone",
+        "vehicle",
+        "branch",
+        "is_active",
+        "last_seen_at",
+    ]
     list_filter = ["is_active", related_only("branch")]
     search_fields = ["first_name", "last_name", "username", "email", "phone"]
     readonly_fields = ["last_seen_at"]

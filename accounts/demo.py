@@ -1,7 +1,7 @@
-"""Demo data: an account with users, a branch, drivers and vehicles; other apps add their parts.
+"""Demo data: an account with users, a branch, drivers and vehicles; other apps add theirs.
 
 Apps higher up register a step with `register` in their AppConfig.ready(); `seed` runs the base and
-then every step, in one transaction. Running it again refreshes the same rows: nothing is duplicated.
+then every step, in one transaction. Running it again refreshes the same rows, duplicating none.
 """
 
 import random
@@ -73,7 +73,9 @@ def seed(*, slug="demo", name=None):
             },
         )
         manager = _user(account, "manager", "Marina", "Gestora", Role.MANAGER, MANAGER_PASSWORD)
-        operator = _user(account, "operator", "Otávio", "Operador", Role.OPERATOR, OPERATOR_PASSWORD)
+        operator = _user(
+            account, "operator", "Otávio", "Operador", Role.OPERATOR, OPERATOR_PASSWORD
+        )
         branch, _ = Branch.objects.update_or_create(
             account=account, name=BRANCH["name"], defaults={**BRANCH, "is_active": True}
         )

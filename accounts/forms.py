@@ -61,7 +61,7 @@ class PasswordResetForm(StyledFormMixin, auth_forms.PasswordResetForm):
 
 
 def axes_username(request, credentials):
-    """The e-mail a login attempt is counted against, normalised so case does not evade the limit."""
+    """The e-mail a login attempt counts against, lower-cased so case does not evade the limit."""
     raw = (credentials or {}).get("username") or request.POST.get("username", "")
     return raw.strip().lower()
 

@@ -1,4 +1,4 @@
-"""Per-request account context: the account's time zone and language, and the user's last seen time."""
+"""Per request: the account's time zone and language, and when the user was last seen."""
 
 import zoneinfo
 from datetime import timedelta

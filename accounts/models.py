@@ -82,7 +82,7 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A person who logs into the web platform with an e-mail address, in one account, with one role."""
+    """A person who logs into the web platform by e-mail, in one account, with one role."""
 
     email = models.EmailField(_("e-mail"), unique=True)
     first_name = models.CharField(_("first name"), max_length=150, blank=True)

@@ -19,11 +19,32 @@ DISTRICTS = [
     ("Perdizes", "05014-000", -23.5371, -46.6786),
     ("Bela Vista", "01310-000", -23.5614, -46.6558),
 ]
-STREETS = ["Rua das Flores", "Avenida Brasil", "Rua Augusta", "Rua da Consolação", "Rua Vergueiro",
-           "Rua Cardeal Arcoverde", "Rua Tuiuti", "Rua Voluntários da Pátria", "Rua Teodoro Sampaio",
-           "Avenida Paulista"]
-FIRST_NAMES = ["João", "Maria", "Pedro", "Juliana", "Lucas", "Fernanda", "Rafael", "Patrícia",
-               "Gabriel", "Camila", "Thiago", "Beatriz"]
+STREETS = [
+    "Rua das Flores",
+    "Avenida Brasil",
+    "Rua Augusta",
+    "Rua da Consolação",
+    "Rua Vergueiro",
+    "Rua Cardeal Arcoverde",
+    "Rua Tuiuti",
+    "Rua Voluntários da Pátria",
+    "Rua Teodoro Sampaio",
+    "Avenida Paulista",
+]
+FIRST_NAMES = [
+    "João",
+    "Maria",
+    "Pedro",
+    "Juliana",
+    "Lucas",
+    "Fernanda",
+    "Rafael",
+    "Patrícia",
+    "Gabriel",
+    "Camila",
+    "Thiago",
+    "Beatriz",
+]
 LAST_NAMES = ["Silva", "Santos", "Oliveira", "Pereira", "Costa", "Rodrigues", "Almeida", "Nunes"]
 SERVICE_COUNT = 24
 

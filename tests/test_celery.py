@@ -31,7 +31,9 @@ def test_beat_schedule_names_registered_tasks():
 def test_purge_expired_sessions_keeps_live_ones():
     now = timezone.now()
     Session.objects.create(session_key="old", session_data="x", expire_date=now - timedelta(days=1))
-    Session.objects.create(session_key="live", session_data="x", expire_date=now + timedelta(days=1))
+    Session.objects.create(
+        session_key="live", session_data="x", expire_date=now + timedelta(days=1)
+    )
     tasks.purge_expired_sessions.delay()
     assert list(Session.objects.values_list("session_key", flat=True)) == ["live"]
 

@@ -30,7 +30,12 @@ def test_home_counts_todays_services_of_the_users_account_only(client_of, manage
 
     response = client_of(manager_a).get(reverse("home"))
     assert card_values(response) == {
-        "pending": 3, "routed": 1, "in_progress": 0, "done": 1, "failed": 1, "drivers": 2
+        "pending": 3,
+        "routed": 1,
+        "in_progress": 0,
+        "done": 1,
+        "failed": 1,
+        "drivers": 2,
     }
     assert response.context["current_account"] == account
     assert account.name in response.content.decode()

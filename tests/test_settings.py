@@ -1,4 +1,4 @@
-"""Settings come from the environment: embedded defaults, PostgreSQL and Redis by URL, safe production."""
+"""Settings come from the environment: embedded defaults, services by URL, safe production."""
 
 import json
 import os
@@ -35,7 +35,12 @@ def run(code_or_args, env, **kwargs):
     clean = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "tracking.settings", **env}
     args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120,
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
         **kwargs,
     )
 

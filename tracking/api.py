@@ -24,7 +24,9 @@ def build_api(*, title, version, urls_namespace, description=""):
     def validation_error(request, exc):
         fields = {}
         for error in exc.errors:
-            location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+            location = [
+                str(part) for part in error.get("loc", ()) if part not in ("body", "payload")
+            ]
             fields.setdefault(".".join(location) or "__all__", []).append(error.get("msg", ""))
         payload = error_payload("invalid", "The request has invalid fields.", fields)
         return api.create_response(request, payload, status=422)

@@ -1,4 +1,4 @@
-"""The Celery application: JSON messages, time limits, late acknowledgement for sends, the beat schedule."""
+"""The Celery application: JSON messages, time limits, late acks for sends, the beat schedule."""
 
 import os
 
@@ -39,4 +39,3 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks()
-

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core import mail
 from django.urls import reverse
 
-from accounts.models import Account, Branch, Driver, Role, User
+from accounts.models import Branch, Driver, Role, User
 from tests.factories import (
     BranchFactory,
     CustomerFactory,
@@ -54,8 +54,11 @@ def test_every_admin_page_hides_another_accounts_rows(client_of, manager_b, rows
 
 
 def test_the_tenancy_walk_covers_every_registered_model(rows_of_a):
-    tenant_models = {model for model, model_admin in admin.site._registry.items()
-                     if model._meta.app_label in {"accounts", "services"}}
+    tenant_models = {
+        model
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in {"accounts", "services"}
+    }
     assert tenant_models <= {type(obj) for obj in rows_of_a}
 
 
@@ -75,7 +78,9 @@ def test_manager_adds_a_branch_in_own_account(client_of, manager_a):
     assert Branch.objects.get(name="Centro").account == manager_a.account
 
 
-def test_manager_cannot_attach_another_accounts_vehicle_to_a_driver(client_of, manager_a, manager_b):
+def test_manager_cannot_attach_another_accounts_vehicle_to_a_driver(
+    client_of, manager_a, manager_b
+):
     foreign_vehicle = VehicleFactory(account=manager_b.account)
     response = client_of(manager_a).post(
         reverse("admin:accounts_driver_add"),
@@ -125,8 +130,12 @@ def test_manager_invites_a_user_who_gets_a_link_to_set_a_password(
     with django_capture_on_commit_callbacks(execute=True):
         response = client_of(manager_a).post(
             reverse("admin:accounts_user_add"),
-            {"email": "New.Person@Acme.test", "first_name": "New", "role": Role.OPERATOR,
-             "is_active": "on"},
+            {
+                "email": "New.Person@Acme.test",
+                "first_name": "New",
+                "role": Role.OPERATOR,
+                "is_active": "on",
+            },
         )
     assert response.status_code == 302
     user = User.objects.get(email="new.person@acme.test")
@@ -151,13 +160,21 @@ def test_manager_changes_own_account_language_but_not_its_slug(client_of, manage
     account = manager_a.account
     response = client_of(manager_a).post(
         change(account),
-        {"name": "Acme Brasil", "time_zone": "America/Manaus", "language": "es", "country": "BR",
-         "slug": "stolen"},
+        {
+            "name": "Acme Brasil",
+            "time_zone": "America/Manaus",
+            "language": "es",
+            "country": "BR",
+            "slug": "stolen",
+        },
     )
     assert response.status_code == 302
     account.refresh_from_db()
     assert (account.name, account.time_zone, account.language, account.slug) == (
-        "Acme Brasil", "America/Manaus", "es", "acme"
+        "Acme Brasil",
+        "America/Manaus",
+        "es",
+        "acme",
     )
 
 

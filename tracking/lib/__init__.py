@@ -1,1 +1,1 @@
-"""Framework-light helpers shared by the apps: errors, SMS backends, and later geo, units, tokens."""
+"""Framework-light helpers shared by the apps: errors, forms, SMS backends."""

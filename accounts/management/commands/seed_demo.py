@@ -24,7 +24,9 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(output, ensure_ascii=False))
             return
-        self.stdout.write(self.style.SUCCESS(f"Demo account '{output['account']['slug']}' is ready."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo account '{output['account']['slug']}' is ready.")
+        )
         for role in ("manager", "operator"):
             creds = output[role]
             self.stdout.write(f"  {role:<9} {creds['email']}  password: {creds['password']}")
@@ -33,4 +35,3 @@ class Command(BaseCommand):
                 f"  driver    {driver['username']}  password: {driver['password']}"
                 f"  vehicle: {driver['vehicle_plate']}"
             )
-
