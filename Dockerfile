@@ -49,8 +49,10 @@ ENV PYTHONUNBUFFERED=1 \
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libzbar0 \
     && rm -rf /var/lib/apt/lists/*
+# The app's files belong to root and are read-only to the user that runs it; it writes only to
+# media/ and to its home directory.
 RUN groupadd --system app \
-    && useradd --system --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
+    && useradd --system --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY . .

@@ -32,7 +32,12 @@ print(json.dumps({
 
 def run(code_or_args, env, **kwargs):
     """Runs Python in a fresh process with only the given environment (no .env file effects)."""
-    clean = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "tracking.settings", **env}
+    clean = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "tracking.settings",
+        "DJANGO_READ_DOT_ENV": "0",
+        **env,
+    }
     args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
     return subprocess.run(
         [sys.executable, *args],

@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
+# A .env file at the project root is read unless DJANGO_READ_DOT_ENV=0 (tests of the defaults).
+if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
@@ -163,7 +164,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -179,14 +180,14 @@ STORAGES = {
 # production (e.g. EMAIL_BACKEND=anymail.backends.postmark.EmailBackend with ANYMAIL_* settings).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Last Mile <no-reply@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Where the file e-mail backend (django.core.mail.backends.filebased.EmailBackend) writes.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(MEDIA_ROOT / "emails"))
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
-# Where the file e-mail backend (django.core.mail.backends.filebased.EmailBackend) writes.
-EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "media" / "emails")
 ANYMAIL = {
     key: value
     for key, value in {
@@ -203,7 +204,7 @@ ANYMAIL = {
 
 # SMS: a backend shaped like Django's e-mail backends (tracking.lib.sms).
 SMS_BACKEND = env.str("SMS_BACKEND", default="tracking.lib.sms.ConsoleBackend")
-SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=BASE_DIR / "media" / "sms")
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(MEDIA_ROOT / "sms"))
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
