@@ -93,3 +93,9 @@ def test_services_list_filters_by_status(client_of, manager_a):
 def test_services_list_is_a_404_for_roles_without_it(client_of, account_a):
     partner = UserFactory(account=account_a, role=Role.PARTNER)
     assert client_of(partner).get(reverse("services:index")).status_code == 404
+
+
+def test_unknown_pages_are_a_friendly_404(client_of, manager_a):
+    response = client_of(manager_a).get("/no-such-page/")
+    assert response.status_code == 404
+    assert "There is nothing at this address." in response.content.decode()
