@@ -11,6 +11,13 @@ from services.models import Service, ServiceStatus, ServiceType
 PASSWORD = "correct horse battery staple"
 
 
+def set_password(obj, create, extracted, **kwargs):
+    """Post-generation hook: everyone created by a factory logs in with PASSWORD by default."""
+    obj.set_password(extracted or PASSWORD)
+    if create:
+        obj.save(update_fields=["password"])
+
+
 class AccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Account
@@ -32,11 +39,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     last_name = factory.Faker("last_name")
     role = Role.OPERATOR
 
-    @factory.post_generation
-    def password(obj, create, extracted, **kwargs):
-        obj.set_password(extracted or PASSWORD)
-        if create:
-            obj.save(update_fields=["password"])
+    password = factory.PostGeneration(set_password)
 
 
 class BranchFactory(factory.django.DjangoModelFactory):
@@ -71,11 +74,7 @@ class DriverFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"driver{n}")
     vehicle = factory.SubFactory(VehicleFactory, account=factory.SelfAttribute("..account"))
 
-    @factory.post_generation
-    def password(obj, create, extracted, **kwargs):
-        obj.set_password(extracted or PASSWORD)
-        if create:
-            obj.save(update_fields=["password"])
+    password = factory.PostGeneration(set_password)
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
