@@ -1,12 +1,13 @@
 """The tenant (Account), its users and roles, and the entities an account configures to operate."""
 
 import zoneinfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import PermissionsMixin
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -57,6 +58,9 @@ class Role(models.TextChoices):
     INTEGRATION = "integration", _("Integration")
 
 
+ONLINE_WINDOW = timedelta(minutes=5)
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -97,6 +101,39 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Empty only for platform administrators."),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OPERATOR)
+    # An optional narrower scope inside the account: one branch, partner or carrier.
+    branch = models.ForeignKey(
+        "Branch",
+        verbose_name=_("branch"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        help_text=_("Only this branch's services and routes are visible."),
+    )
+    partner = models.ForeignKey(
+        "Partner",
+        verbose_name=_("partner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        help_text=_("Partner users see only this partner's services."),
+    )
+    carrier = models.ForeignKey(
+        "Carrier",
+        verbose_name=_("carrier"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+        help_text=_("Carrier users see only this carrier's services and drivers."),
+    )
+    # Which chats a call-centre user answers: those of these carriers and these states (UF).
+    chat_carriers = models.ManyToManyField(
+        "Carrier", verbose_name=_("chat carriers"), blank=True, related_name="chat_users"
+    )
+    chat_states = models.JSONField(_("chat states (UF)"), default=list, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
@@ -116,6 +153,14 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=Q(account__isnull=False) | Q(is_superuser=True),
                 name="user_account_required_unless_superuser",
             ),
+            models.CheckConstraint(
+                condition=(
+                    Q(branch__isnull=True, partner__isnull=True)
+                    | Q(branch__isnull=True, carrier__isnull=True)
+                    | Q(partner__isnull=True, carrier__isnull=True)
+                ),
+                name="user_one_scope_at_most",
+            ),
         ]
 
     def __str__(self):
@@ -130,6 +175,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self):
         return self.first_name or self.email
+
+    @property
+    def is_online(self):
+        """Seen in the last ONLINE_WINDOW (the availability list's "online")."""
+        return bool(self.last_seen_at and timezone.now() - self.last_seen_at < ONLINE_WINDOW)
 
     @property
     def is_staff(self):
@@ -149,6 +199,7 @@ class AddressFields(models.Model):
     city = models.CharField(_("city"), max_length=100, blank=True)
     state = models.CharField(_("state"), max_length=2, blank=True, help_text=_("UF, e.g. SP"))
     postal_code = models.CharField(_("postal code"), max_length=9, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="BR")
     lat = models.FloatField(
         _("latitude"),
         null=True,
@@ -187,12 +238,46 @@ class TenantModel(models.Model):
         abstract = True
 
 
-class Branch(TenantModel, AddressFields):
+class PartyKind(models.TextChoices):
+    PERSON = "person", _("Person (CPF)")
+    COMPANY = "company", _("Company (CNPJ)")
+
+
+class PartyFields(models.Model):
+    """Who a company or a person is: kind, legal name, trade name, document (digits only)."""
+
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=PartyKind.choices, default=PartyKind.COMPANY
+    )
+    name = models.CharField(_("name"), max_length=200)
+    trade_name = models.CharField(_("trade name"), max_length=200, blank=True)
+    document = models.CharField(
+        _("CPF / CNPJ"), max_length=14, blank=True, help_text=_("Digits only are stored.")
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def document_display(self):
+        from tracking.lib.br import format_document
+
+        return format_document(self.document)
+
+
+class ContactFields(models.Model):
+    contact_name = models.CharField(_("contact name"), max_length=150, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164"))
+
+    class Meta:
+        abstract = True
+
+
+class Branch(TenantModel, PartyFields, ContactFields, AddressFields):
     """An independent unit of the account; its address is the default start of its routes."""
 
-    name = models.CharField(_("name"), max_length=120)
     prefix = models.CharField(_("prefix"), max_length=10, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -207,6 +292,42 @@ class Branch(TenantModel, AddressFields):
         return self.name
 
 
+class Partner(TenantModel):
+    """A third party whose goods the account moves; its users see only its services."""
+
+    name = models.CharField(_("name"), max_length=200)
+    document = models.CharField(_("CPF / CNPJ"), max_length=14, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="partner_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Carrier(TenantModel, PartyFields, ContactFields, AddressFields):
+    """A transport company (own fleet or third party); its users see its services and drivers."""
+
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("carrier")
+        verbose_name_plural = _("carriers")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="carrier_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.trade_name or self.name
+
+
 class VehicleType(models.TextChoices):
     MOTORBIKE = "motorbike", _("Motorbike")
     CAR = "car", _("Car")
@@ -216,15 +337,42 @@ class VehicleType(models.TextChoices):
 
 
 class Vehicle(TenantModel):
-    """What a driver drives, with the capacity route optimization respects."""
+    """What a driver drives, with the capacity and speed route optimization respects."""
 
     type = models.CharField(_("type"), max_length=12, choices=VehicleType.choices)
-    plate = models.CharField(_("plate"), max_length=10)
+    plate = models.CharField(
+        _("plate"), max_length=7, help_text=_("ABC1234 or ABC1D23; stored without the hyphen.")
+    )
     capacity_kg = models.DecimalField(
-        _("capacity (kg)"), max_digits=9, decimal_places=2, null=True, blank=True
+        _("capacity (kg)"),
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
     )
     capacity_m3 = models.DecimalField(
-        _("capacity (m³)"), max_digits=7, decimal_places=3, null=True, blank=True
+        _("capacity (m³)"),
+        max_digits=7,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    speed_kmh = models.PositiveSmallIntegerField(
+        _("average speed (km/h)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(130)],
+        help_text=_("Used to estimate travel times; empty means the vehicle type's default."),
+    )
+    default_driver = models.ForeignKey(
+        "Driver",
+        verbose_name=_("default driver"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="default_vehicles",
     )
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -241,21 +389,47 @@ class Vehicle(TenantModel):
 
 
 class Driver(TenantModel):
-    """Who carries the goods; logs into the mobile app with a username and password."""
+    """Who carries the goods; logs into the mobile app as <account slug>.<username>."""
 
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    cpf = models.CharField(_("CPF"), max_length=11, blank=True)
+    rg = models.CharField(_("RG"), max_length=20, blank=True)
+    employee_number = models.CharField(_("employee number"), max_length=30, blank=True)
     username = models.CharField(
         _("username"),
-        max_length=60,
-        unique=True,
-        help_text=_("What the driver types in the app; unique across the platform."),
+        max_length=40,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9][a-z0-9_-]*$",
+                _("Use lower-case letters, digits, hyphens and underscores."),
+            )
+        ],
+        help_text=_("The driver logs into the app as <account>.<username>."),
     )
-    password = models.CharField(_("password"), max_length=128, blank=True)
-    email = models.EmailField(_("e-mail"), blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    password = models.CharField(_("password"), max_length=128, blank=True, editable=False)
+    email = models.EmailField(_("e-mail"))
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164"))
+    photo = models.ImageField(
+        _("photo"),
+        upload_to="drivers/",
+        blank=True,
+        help_text=_("Shown to customers on the Last Mile page."),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, blank=True
+    )
+    external_code = models.CharField(_("external code"), max_length=60, blank=True)
     branch = models.ForeignKey(
         Branch, verbose_name=_("branch"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    carrier = models.ForeignKey(
+        Carrier,
+        verbose_name=_("carrier"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="drivers",
     )
     vehicle = models.ForeignKey(
         Vehicle,
@@ -266,14 +440,28 @@ class Driver(TenantModel):
     )
     is_active = models.BooleanField(_("active"), default=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("driver")
         verbose_name_plural = _("drivers")
         ordering = ["first_name", "last_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "username"], name="driver_unique_username"),
+            models.UniqueConstraint(
+                fields=["account", "external_code"],
+                condition=~Q(external_code=""),
+                name="driver_unique_external_code",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def login(self):
+        """What the driver types in the app: the account's slug, a dot, the username."""
+        return f"{self.account.slug}.{self.username}"
 
     def set_password(self, raw_password):
         self.password = make_password(raw_password)
@@ -282,21 +470,38 @@ class Driver(TenantModel):
         return check_password(raw_password, self.password)
 
 
-class CustomerKind(models.TextChoices):
-    PERSON = "person", _("Person (CPF)")
-    COMPANY = "company", _("Company (CNPJ)")
+class DriverDevice(models.Model):
+    """One phone a driver logged into; its token is stored hashed and can be revoked."""
+
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="devices")
+    device_id = models.CharField(_("device id"), max_length=120)
+    name = models.CharField(_("device name"), max_length=120, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("driver device")
+        verbose_name_plural = _("driver devices")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["driver", "revoked_at"])]
+
+    def __str__(self):
+        return self.name or self.device_id
 
 
 class Customer(TenantModel, AddressFields):
     """Who receives or hands over goods; never logs in."""
 
     kind = models.CharField(
-        _("kind"), max_length=8, choices=CustomerKind.choices, default=CustomerKind.PERSON
+        _("kind"), max_length=8, choices=PartyKind.choices, default=PartyKind.PERSON
     )
     name = models.CharField(_("name"), max_length=200)
-    document = models.CharField(_("CPF / CNPJ"), max_length=18, blank=True)
+    trade_name = models.CharField(_("trade name"), max_length=200, blank=True)
+    document = models.CharField(_("CPF / CNPJ"), max_length=14, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164"))
     external_code = models.CharField(_("external code"), max_length=60, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -311,6 +516,162 @@ class Customer(TenantModel, AddressFields):
                 name="customer_unique_external_code",
             ),
         ]
+        indexes = [models.Index(fields=["account", "document"])]
 
     def __str__(self):
         return self.name
+
+    @property
+    def first_name(self):
+        return self.name.split()[0] if self.name else ""
+
+
+class Holiday(TenantModel):
+    """A day without deliveries: removed from the days offered for (re)scheduling."""
+
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=120)
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "date"], name="holiday_unique_date"),
+        ]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.name}"
+
+
+class DescriptionList(TenantModel):
+    """A list entry the account picks from: a description that can be switched off."""
+
+    description = models.CharField(_("description"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["description"]
+
+    def __str__(self):
+        return self.description
+
+
+class StatusChangeReason(DescriptionList):
+    """Why an operator changed a status by hand; required on every manual change."""
+
+    class Meta(DescriptionList.Meta):
+        verbose_name = _("reason for status change")
+        verbose_name_plural = _("reasons for status change")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "description"], name="statuschangereason_unique"
+            ),
+        ]
+
+
+class FailureReason(DescriptionList):
+    """Why a delivery could not be done."""
+
+    opens_chat = models.BooleanField(
+        _("opens a chat"), default=False, help_text=_("Choosing it opens a chat with support.")
+    )
+    requires_description = models.BooleanField(
+        _("requires a description"),
+        default=False,
+        help_text=_("The driver must type what happened."),
+    )
+    customer_fault = models.BooleanField(
+        _("customer's fault"),
+        default=False,
+        help_text=_("The customer can reschedule the delivery."),
+    )
+
+    class Meta(DescriptionList.Meta):
+        verbose_name = _("failure reason")
+        verbose_name_plural = _("failure reasons")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "description"], name="failurereason_unique"),
+        ]
+
+
+class ChatTicketType(DescriptionList):
+    """How a driver's chat was resolved."""
+
+    reversible = models.BooleanField(
+        _("reversible"),
+        default=False,
+        help_text=_("Can turn a failure into a success (e.g. the customer came back)."),
+    )
+
+    class Meta(DescriptionList.Meta):
+        verbose_name = _("chat ticket type")
+        verbose_name_plural = _("chat ticket types")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "description"], name="chattickettype_unique"
+            ),
+        ]
+
+
+HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #0D6EFD."))
+
+
+class Agency(TenantModel):
+    """A brand the customer sees: logo, colour, and the messages sent for each trigger."""
+
+    name = models.CharField(_("name"), max_length=120)
+    logo = models.ImageField(_("logo"), upload_to="agencies/", blank=True)
+    header_colour = models.CharField(
+        _("header colour"), max_length=7, default="#0D6EFD", validators=[HEX_COLOUR]
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="agency_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Trigger(models.TextChoices):
+    SERVICE_REGISTERED = "service_registered", _("Service registered")
+    ROUTE_STARTED = "route_started", _("Route started")
+    DELIVERY_STARTED = "delivery_started", _("Delivery started")
+    DRIVER_ARRIVING = "driver_arriving", _("Driver arriving")
+    DELIVERED = "delivered", _("Delivered")
+    DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+    OUT_OF_DEADLINE = "out_of_deadline", _("Out of deadline")
+    ITINERANT_ROUTE = "itinerant_route", _("Itinerant route")
+
+
+class NotificationTemplate(models.Model):
+    """What an agency sends for one trigger: an SMS and an e-mail, each switchable on and off."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="templates")
+    trigger = models.CharField(_("trigger"), max_length=24, choices=Trigger.choices)
+    sms_enabled = models.BooleanField(_("send SMS"), default=False)
+    sms_body = models.TextField(_("SMS text"), blank=True)
+    email_enabled = models.BooleanField(_("send e-mail"), default=False)
+    email_subject = models.CharField(_("e-mail subject"), max_length=200, blank=True)
+    email_text = models.TextField(_("e-mail text"), blank=True)
+    email_html = models.TextField(_("e-mail HTML"), blank=True)
+
+    class Meta:
+        verbose_name = _("notification template")
+        verbose_name_plural = _("notification templates")
+        ordering = ["agency", "trigger"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "trigger"], name="notificationtemplate_unique_trigger"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.agency} · {self.get_trigger_display()}"

@@ -2,7 +2,7 @@
 
 from datetime import datetime, time, timedelta
 
-from accounts.models import Customer, CustomerKind
+from accounts.models import Customer, PartyKind
 
 from .models import Service, ServiceStatus, ServiceType
 
@@ -71,7 +71,7 @@ def seed_services(context):
             account=account,
             external_code=f"DEMO-C{number:03d}",
             defaults={
-                "kind": CustomerKind.PERSON,
+                "kind": PartyKind.PERSON,
                 "name": f"{first} {last}",
                 "email": f"cliente{number:03d}@{account.slug}.example.com",
                 "phone": f"+55119{number:08d}",
