@@ -6,7 +6,9 @@ is reported as not found (404), never as forbidden, so its existence is not conf
 
 from django.http import Http404
 
-from .models import Account, Role, User
+from .models import Account, Branch, Carrier, Partner, Role
+
+SCOPES = [("branch", Branch), ("partner", Partner), ("carrier", Carrier)]
 
 # Dashboard sections (the navigation) and which roles use each.
 SERVICES = "services"
@@ -24,7 +26,8 @@ SECTION_ROLES = {
     SCHEDULE: {Role.MANAGER, Role.OPERATOR},
     REPORTS: {Role.MANAGER, Role.PARTNER},
     CHAT: {Role.MANAGER, Role.OPERATOR, Role.CALL_CENTRE},
-    SETTINGS: {Role.MANAGER, Role.OPERATOR},
+    # Carrier users see their own drivers there, nothing else.
+    SETTINGS: {Role.MANAGER, Role.OPERATOR, Role.CARRIER},
 }
 
 # What each role may do in the web admin, per area. Each ModelAdmin names its area.
@@ -33,8 +36,9 @@ ALL = frozenset({VIEW, ADD, CHANGE, DELETE})
 ADMIN_AREAS = {
     # The account's own record: managers edit its name, language and time zone.
     "account": {Role.MANAGER: {VIEW, CHANGE}},
-    # Users are deactivated, never deleted, so their history keeps its author.
+    # Users and drivers are deactivated, never deleted, so their history keeps its author.
     "users": {Role.MANAGER: {VIEW, ADD, CHANGE}},
+    "drivers": {Role.MANAGER: {VIEW, ADD, CHANGE}, Role.OPERATOR: {VIEW}, Role.CARRIER: {VIEW}},
     # Configuration entities (branches, vehicles, drivers, ...).
     "settings": {Role.MANAGER: ALL, Role.OPERATOR: {VIEW}},
     # Operational records operators keep day to day (customers).
@@ -89,9 +93,19 @@ def scope(user, queryset):
     model = queryset.model
     if model is Account:
         return queryset.filter(pk=user.account_id)
-    if model is User or _has_field(model, "account"):
-        return queryset.filter(account_id=user.account_id)
-    raise TypeError(f"{model.__name__} has no account: access.scope cannot decide who sees it")
+    if not _has_field(model, "account"):
+        raise TypeError(f"{model.__name__} has no account: access.scope cannot decide who sees it")
+    queryset = queryset.filter(account_id=user.account_id)
+    # A user limited to one branch, partner or carrier sees that one and the rows that point to it.
+    for scope_field, scope_model in SCOPES:
+        scope_id = getattr(user, f"{scope_field}_id")
+        if scope_id is None:
+            continue
+        if model is scope_model:
+            queryset = queryset.filter(pk=scope_id)
+        elif _has_field(model, scope_field):
+            queryset = queryset.filter(**{f"{scope_field}_id": scope_id})
+    return queryset
 
 
 def get_object_or_404(user, queryset, **lookup):

@@ -3,18 +3,53 @@
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from tracking.lib import br
+
 from . import access
-from .actions import user_send_password_reset
-from .models import Account, Branch, Customer, Driver, Role, User, Vehicle
+from .actions import (
+    driver_reset_password,
+    driver_revoke_devices,
+    driver_set_active,
+    user_send_password_reset,
+)
+from .defaults import account_load_defaults
+from .models import (
+    ONLINE_WINDOW,
+    Account,
+    Branch,
+    Carrier,
+    ChatTicketType,
+    Customer,
+    Driver,
+    DriverDevice,
+    FailureReason,
+    Holiday,
+    Partner,
+    StatusChangeReason,
+    User,
+    Vehicle,
+)
+from .settings_forms import (
+    BranchForm,
+    CarrierForm,
+    CustomerForm,
+    DriverForm,
+    PartnerForm,
+    TenantModelForm,
+    UserForm,
+    VehicleForm,
+)
 
 
 class TenantAdmin(admin.ModelAdmin):
     """A ModelAdmin that shows each user only their account's rows and what their role allows."""
 
     access_area = "settings"
+    form = TenantModelForm
 
     def get_queryset(self, request):
         return access.scope(request.user, super().get_queryset(request))
@@ -49,16 +84,30 @@ class TenantAdmin(admin.ModelAdmin):
             display.append("account")
         return display
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if issubclass(form, TenantModelForm) and not request.user.is_superuser:
+            # The form checks uniqueness and references against the user's account.
+            form = type(form.__name__, (form,), {"bound_account": request.user.account})
+        return form
+
     def save_model(self, request, obj, form, change):
         if not change and not request.user.is_superuser and _has_account_field(obj):
             obj.account = request.user.account
         super().save_model(request, obj, form, change)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _scope_choices(self, db_field, request, kwargs):
         related = db_field.related_model
         if related is Account or _has_account_field(related):
             kwargs["queryset"] = access.scope(request.user, related._default_manager.all())
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Another account's object (or none at all): a plain 404 that confirms nothing.
@@ -74,10 +123,25 @@ def related_only(field):
     return (field, admin.RelatedOnlyFieldListFilter)
 
 
+class DigitsSearchMixin:
+    """Finds documents and phones however they are typed (with dots, dashes or spaces)."""
+
+    digit_search_fields = ()
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        number = br.digits(search_term)
+        if number and number != search_term.strip():
+            for field in self.digit_search_fields:
+                results |= queryset.filter(**{f"{field}__contains": number})
+        return results, may_have_duplicates
+
+
 @admin.register(Account)
 class AccountAdmin(TenantAdmin):
     access_area = "account"
-    list_display = ["name", "slug", "time_zone", "language", "is_active"]
+    form = forms.ModelForm
+    list_display = ["name", "slug", "time_zone", "language", "country", "is_active"]
     search_fields = ["name", "slug"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -85,33 +149,55 @@ class AccountAdmin(TenantAdmin):
             return ["created_at"]
         return ["slug", "is_active", "created_at"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            # A new account starts with its country's holidays and the usual reason lists.
+            account_load_defaults(account=obj)
 
-class UserAdminForm(forms.ModelForm):
-    class Meta:
-        model = User
-        fields = ["email", "first_name", "last_name", "role", "is_active"]
 
-    def clean_email(self):
-        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
-        clash = User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError(_("A user with this e-mail already exists."))
-        return email
+class OnlineFilter(admin.SimpleListFilter):
+    title = _("availability")
+    parameter_name = "online"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("Online now")), ("0", _("Offline"))]
+
+    def queryset(self, request, queryset):
+        since = timezone.now() - ONLINE_WINDOW
+        if self.value() == "1":
+            return queryset.filter(last_seen_at__gte=since)
+        if self.value() == "0":
+            return queryset.exclude(last_seen_at__gte=since)
+        return queryset
 
 
 @admin.register(User)
 class UserAdmin(TenantAdmin):
-    """Managers invite users (who choose a password from an e-mailed link) and deactivate them."""
+    """Managers invite users (who choose a password from an e-mailed link) and deactivate them.
+    The list doubles as the availability list: who was seen when, and who is online now."""
 
     access_area = "users"
-    form = UserAdminForm
-    list_display = ["email", "first_name", "last_name", "role", "is_active", "last_seen_at"]
-    list_filter = ["role", "is_active"]
+    form = UserForm
+    list_display = [
+        "email",
+        "get_full_name",
+        "role",
+        "scope",
+        "is_active",
+        "online",
+        "last_seen_at",
+    ]
+    list_filter = ["role", "is_active", OnlineFilter, related_only("branch")]
     search_fields = ["email", "first_name", "last_name"]
+    list_select_related = ["branch", "partner", "carrier"]
+    ordering = ["-last_seen_at", "email"]
     actions = ["send_password_reset"]
+    filter_horizontal = ["chat_carriers"]
 
     def get_fields(self, request, obj=None):
         fields = ["email", "first_name", "last_name", "role", "is_active"]
+        fields += ["branch", "partner", "carrier", "chat_carriers", "chat_states"]
         if request.user.is_superuser:
             fields += ["account", "is_superuser"]
         if obj is not None:
@@ -119,19 +205,24 @@ class UserAdmin(TenantAdmin):
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["fields"] = [
-            f
-            for f in self.get_fields(request, obj)
-            if f not in self.get_readonly_fields(request, obj)
-        ]
+        readonly = self.get_readonly_fields(request, obj)
+        kwargs["fields"] = [f for f in self.get_fields(request, obj) if f not in readonly]
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["last_login", "last_seen_at", "date_joined"]
         if obj is not None and obj.pk == request.user.pk:
-            # Nobody demotes or deactivates themselves out of the admin by accident.
-            readonly += ["role", "is_active"]
+            # Nobody demotes, narrows or deactivates themselves out of the admin by accident.
+            readonly += ["role", "is_active", "branch", "partner", "carrier"]
         return readonly
+
+    @admin.display(description=_("scope"))
+    def scope(self, user):
+        return user.branch or user.partner or user.carrier or "—"
+
+    @admin.display(description=_("online"), boolean=True)
+    def online(self, user):
+        return user.is_online
 
     def save_model(self, request, obj, form, change):
         invite = not change
@@ -164,80 +255,187 @@ class UserAdmin(TenantAdmin):
             % count,
         )
 
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "role":
-            kwargs["choices"] = Role.choices
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
-
 
 @admin.register(Branch)
-class BranchAdmin(TenantAdmin):
-    list_display = ["name", "prefix", "city", "state", "is_active"]
+class BranchAdmin(DigitsSearchMixin, TenantAdmin):
+    form = BranchForm
+    list_display = ["name", "prefix", "document_display", "city", "state", "phone", "is_active"]
     list_filter = ["is_active", "state"]
-    search_fields = ["name", "prefix", "city"]
+    search_fields = ["name", "trade_name", "prefix", "document", "city"]
+    digit_search_fields = ["document"]
+
+
+@admin.register(Partner)
+class PartnerAdmin(DigitsSearchMixin, TenantAdmin):
+    form = PartnerForm
+    list_display = ["name", "document", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "document"]
+    digit_search_fields = ["document"]
+
+
+@admin.register(Carrier)
+class CarrierAdmin(DigitsSearchMixin, TenantAdmin):
+    form = CarrierForm
+    list_display = ["__str__", "document_display", "city", "state", "phone", "is_active"]
+    list_filter = ["is_active", "state"]
+    search_fields = ["name", "trade_name", "document", "email"]
+    digit_search_fields = ["document", "phone"]
 
 
 @admin.register(Vehicle)
 class VehicleAdmin(TenantAdmin):
-    list_display = ["plate", "type", "capacity_kg", "capacity_m3", "is_active"]
+    form = VehicleForm
+    list_display = ["plate", "type", "capacity_kg", "capacity_m3", "default_driver", "is_active"]
     list_filter = ["type", "is_active"]
-    search_fields = ["plate"]
+    search_fields = ["plate", "default_driver__first_name", "default_driver__username"]
+    list_select_related = ["default_driver"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Plates are stored without the hyphen; "ABC-1234" finds ABC1234.
+        term = search_term.replace("-", "").replace(" ", "").upper() or search_term
+        return super().get_search_results(request, queryset, term)
 
 
-class DriverAdminForm(forms.ModelForm):
-    new_password = forms.CharField(
-        label=_("New password"),
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_(
-            "The password the driver types in the app. Leave empty to keep the current one."
-        ),
-    )
+class DriverDeviceInline(admin.TabularInline):
+    model = DriverDevice
+    extra = 0
+    fields = ["name", "device_id", "created_at", "last_seen_at", "revoked_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = _("devices the driver logged in with")
 
-    class Meta:
-        model = Driver
-        fields = [
-            "account",
-            "first_name",
-            "last_name",
-            "username",
-            "email",
-            "phone",
-            "branch",
-            "vehicle",
-            "is_active",
-        ]
+    def has_add_permission(self, request, obj=None):
+        return False
 
-    def save(self, commit=True):
-        driver = super().save(commit=False)
-        if self.cleaned_data.get("new_password"):
-            driver.set_password(self.cleaned_data["new_password"])
-        if commit:
-            driver.save()
-        return driver
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return access.admin_can(request.user, "drivers", access.VIEW)
 
 
 @admin.register(Driver)
-class DriverAdmin(TenantAdmin):
-    form = DriverAdminForm
+class DriverAdmin(DigitsSearchMixin, TenantAdmin):
+    access_area = "drivers"
+    form = DriverForm
     list_display = [
-        "__str__",
-        "username",
-        "phone",
-        "vehicle",
-        "branch",
-        "is_active",
-        "last_seen_at",
-    ]
-    list_filter = ["is_active", related_only("branch")]
-    search_fields = ["first_name", "last_name", "username", "email", "phone"]
-    readonly_fields = ["last_seen_at"]
+        "__str__", "login", "phone", "vehicle", "branch", "carrier", "is_active", "last_seen_at",
+    ]  # fmt: skip
+    list_filter = ["is_active", related_only("branch"), related_only("carrier")]
+    search_fields = [
+        "first_name", "last_name", "username", "email", "phone", "cpf", "external_code",
+        "employee_number", "vehicle__plate",
+    ]  # fmt: skip
+    digit_search_fields = ["cpf", "phone"]
+    list_select_related = ["account", "vehicle", "branch", "carrier"]
+    readonly_fields = ["last_seen_at", "created_at"]
+    actions = ["reset_password", "revoke_devices", "deactivate"]
+
+    def get_inlines(self, request, obj):
+        # A new driver has logged in nowhere yet.
+        return [DriverDeviceInline] if obj is not None else []
+
+    @admin.display(description=_("app login"), ordering="username")
+    def login(self, driver):
+        return driver.login
+
+    def save_model(self, request, obj, form, change):
+        deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivated:
+            driver_set_active(driver=obj, active=False)
+        elif change and form.cleaned_data.get("new_password"):
+            driver_revoke_devices(driver=obj)
+
+    @admin.action(description=_("Reset the app password"), permissions=["change"])
+    def reset_password(self, request, queryset):
+        for driver in queryset.select_related("account"):
+            password = driver_reset_password(driver=driver)
+            self.message_user(
+                request,
+                _("New app password for %(login)s: %(password)s (shown once).")
+                % {"login": driver.login, "password": password},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Log out of every device"), permissions=["change"])
+    def revoke_devices(self, request, queryset):
+        count = sum(driver_revoke_devices(driver=driver) for driver in queryset)
+        self.message_user(
+            request,
+            ngettext("%d device was logged out.", "%d devices were logged out.", count) % count,
+        )
+
+    @admin.action(description=_("Deactivate (and log out of every device)"), permissions=["change"])
+    def deactivate(self, request, queryset):
+        drivers = list(queryset.filter(is_active=True))
+        for driver in drivers:
+            driver_set_active(driver=driver, active=False)
+        count = len(drivers)
+        self.message_user(
+            request,
+            ngettext("%d driver was deactivated.", "%d drivers were deactivated.", count) % count,
+        )
 
 
 @admin.register(Customer)
-class CustomerAdmin(TenantAdmin):
+class CustomerAdmin(DigitsSearchMixin, TenantAdmin):
     access_area = "operations"
-    list_display = ["name", "kind", "document", "phone", "email", "city"]
+    form = CustomerForm
+    list_display = ["name", "kind", "document", "phone", "email", "external_code", "city", "state"]
     list_filter = ["kind", "state"]
-    search_fields = ["name", "document", "email", "phone", "external_code"]
+    search_fields = ["name", "trade_name", "document", "email", "phone", "external_code"]
+    digit_search_fields = ["document", "phone"]
+
+
+class YearFilter(admin.SimpleListFilter):
+    title = _("year")
+    parameter_name = "year"
+
+    def lookups(self, request, model_admin):
+        this_year = timezone.localdate().year
+        return [(str(year), str(year)) for year in range(this_year - 1, this_year + 3)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(date__year=int(self.value())) if self.value() else queryset
+
+
+@admin.register(Holiday)
+class HolidayAdmin(TenantAdmin):
+    list_display = ["date", "name"]
+    list_filter = [YearFilter]
+    search_fields = ["name"]
+    date_hierarchy = "date"
+    ordering = ["date"]
+
+
+@admin.register(StatusChangeReason)
+class StatusChangeReasonAdmin(TenantAdmin):
+    list_display = ["description", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["description"]
+
+
+@admin.register(FailureReason)
+class FailureReasonAdmin(TenantAdmin):
+    list_display = [
+        "description",
+        "opens_chat",
+        "requires_description",
+        "customer_fault",
+        "is_active",
+    ]
+    list_filter = ["is_active", "opens_chat", "requires_description", "customer_fault"]
+    search_fields = ["description"]
+
+
+@admin.register(ChatTicketType)
+class ChatTicketTypeAdmin(TenantAdmin):
+    list_display = ["description", "reversible", "is_active"]
+    list_filter = ["is_active", "reversible"]
+    search_fields = ["description"]
+
+
+from . import admin_agency  # noqa: E402, F401 - registers the agency pages
+from . import admin_imports  # noqa: E402, F401 - adds the import pages

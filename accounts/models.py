@@ -199,7 +199,9 @@ class AddressFields(models.Model):
     city = models.CharField(_("city"), max_length=100, blank=True)
     state = models.CharField(_("state"), max_length=2, blank=True, help_text=_("UF, e.g. SP"))
     postal_code = models.CharField(_("postal code"), max_length=9, blank=True)
-    country = models.CharField(_("country"), max_length=2, default="BR")
+    country = models.CharField(
+        _("country"), max_length=2, default="BR", blank=True, help_text=_("ISO code, e.g. BR")
+    )
     lat = models.FloatField(
         _("latitude"),
         null=True,

@@ -31,15 +31,29 @@ class TenantModelForm(forms.ModelForm):
     """A ModelForm bound to one account: unique-per-account fields and foreign keys are checked
     against it, and nothing of another account can be referenced."""
 
-    # Fields whose value must be unique among the account's rows when given.
-    unique_per_account = ()
+    # Fields whose value must be unique among the account's rows when given; by default those of
+    # the model's (account, field) unique constraints.
+    unique_per_account = None
     # The account, when the form class is made for one (the admin sets it per request).
     bound_account = None
+    # Fields stored compactly but typed with punctuation ("123.456.789-09", "ABC-1234"): the form
+    # accepts this many characters and the clean_ method stores the compact form.
+    TYPED_LENGTHS = {"document": 18, "cpf": 14, "plate": 10, "phone": 30}
 
     def __init__(self, *args, account=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account or self.bound_account
-        if self.instance.pk and self.instance.account_id:
+        for name, length in self.TYPED_LENGTHS.items():
+            field = self.fields.get(name)
+            if isinstance(field, forms.CharField) and (field.max_length or 0) < length:
+                self.fields[name] = forms.CharField(
+                    max_length=length,
+                    required=field.required,
+                    label=field.label,
+                    help_text=field.help_text,
+                    widget=forms.TextInput(attrs=field.widget.attrs),
+                )
+        if self.instance.pk and getattr(self.instance, "account_id", None):
             self.account = self.instance.account
         if self.account is not None:
             self.fields.pop("account", None)
@@ -61,7 +75,7 @@ class TenantModelForm(forms.ModelForm):
         if account is None:
             return cleaned
         model = self._meta.model
-        for name in self.unique_per_account:
+        for name in self._unique_per_account():
             value = cleaned.get(name)
             if not value:
                 continue
@@ -81,6 +95,16 @@ class TenantModelForm(forms.ModelForm):
             if hasattr(value, "account_id") and value.account_id != account.pk:
                 self.add_error(name, _("Select a valid choice."))
         return cleaned
+
+    def _unique_per_account(self):
+        if self.unique_per_account is not None:
+            return self.unique_per_account
+        names = []
+        for constraint in self._meta.model._meta.constraints:
+            fields = getattr(constraint, "fields", ())
+            if len(fields) == 2 and fields[0] == "account":
+                names.append(fields[1])
+        return names
 
     def save(self, commit=True):
         if self.account is not None and not self.instance.account_id:
@@ -102,6 +126,10 @@ class ContactCleaning:
     def clean_postal_code(self):
         code = self.cleaned_data.get("postal_code", "")
         return br.normalise_postal_code(code) if code else ""
+
+    def clean_country(self):
+        country = (self.cleaned_data.get("country") or "").strip().upper()
+        return country or self.region()
 
     def clean_state(self):
         return (self.cleaned_data.get("state") or "").upper()
@@ -126,7 +154,6 @@ ADDRESS_FIELDS = [
 
 
 class CustomerForm(ContactCleaning, TenantModelForm):
-    unique_per_account = ("external_code",)
     state = forms.ChoiceField(label=_("state"), choices=STATE_FIELD_CHOICES, required=False)
 
     class Meta:
@@ -138,7 +165,6 @@ class CustomerForm(ContactCleaning, TenantModelForm):
 
 
 class BranchForm(ContactCleaning, TenantModelForm):
-    unique_per_account = ("name",)
     state = forms.ChoiceField(label=_("state"), choices=STATE_FIELD_CHOICES, required=False)
 
     class Meta:
@@ -150,7 +176,6 @@ class BranchForm(ContactCleaning, TenantModelForm):
 
 
 class CarrierForm(ContactCleaning, TenantModelForm):
-    unique_per_account = ("name",)
     state = forms.ChoiceField(label=_("state"), choices=STATE_FIELD_CHOICES, required=False)
 
     class Meta:
@@ -162,8 +187,6 @@ class CarrierForm(ContactCleaning, TenantModelForm):
 
 
 class PartnerForm(TenantModelForm):
-    unique_per_account = ("name",)
-
     class Meta:
         model = Partner
         fields = ["account", "name", "document", "is_active"]
@@ -174,8 +197,6 @@ class PartnerForm(TenantModelForm):
 
 
 class VehicleForm(TenantModelForm):
-    unique_per_account = ("plate",)
-
     class Meta:
         model = Vehicle
         fields = [
@@ -188,7 +209,6 @@ class VehicleForm(TenantModelForm):
 
 
 class DriverForm(TenantModelForm):
-    unique_per_account = ("username", "external_code")
     new_password = forms.CharField(
         label=_("New password"),
         required=False,

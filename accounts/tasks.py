@@ -40,3 +40,13 @@ def purge_old_login_attempts(days=90):
     AccessAttempt.objects.filter(attempt_time__lt=cutoff).delete()
     AccessFailureLog.objects.filter(attempt_time__lt=cutoff).delete()
     AccessLog.objects.filter(attempt_time__lt=cutoff).delete()
+
+
+@shared_task
+def load_next_years_holidays():
+    """Loads next year's national holidays into every active account (idempotent)."""
+    from .defaults import holidays_load
+    from .models import Account
+
+    for account in Account.objects.filter(is_active=True):
+        holidays_load(account=account, years=[account.today().year + 1])

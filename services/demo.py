@@ -1,7 +1,8 @@
-"""The services part of the demo: customers and pending services spread over São Paulo."""
+"""The services part of the demo: customers (CPF or CNPJ) and pending services in São Paulo."""
 
 from datetime import datetime, time, timedelta
 
+from accounts.demo import random_cnpj, random_cpf, random_mobile
 from accounts.models import Customer, PartyKind
 
 from .models import Service, ServiceStatus, ServiceType
@@ -47,6 +48,8 @@ FIRST_NAMES = [
 ]
 LAST_NAMES = ["Silva", "Santos", "Oliveira", "Pereira", "Costa", "Rodrigues", "Almeida", "Nunes"]
 SERVICE_COUNT = 24
+# Every COMPANY_EVERY-th customer is a company (CNPJ): a shop or an office, not a person.
+COMPANY_EVERY = 6
 
 
 def seed_services(context):
@@ -67,14 +70,27 @@ def seed_services(context):
             "lng": round(lng + rng.uniform(-0.013, 0.013), 6),
         }
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        if number % COMPANY_EVERY == 0:
+            party = {
+                "kind": PartyKind.COMPANY,
+                "name": f"{last} & {rng.choice(LAST_NAMES)} Comércio Ltda",
+                "trade_name": f"Empório {last}",
+                "document": random_cnpj(rng),
+            }
+        else:
+            party = {
+                "kind": PartyKind.PERSON,
+                "name": f"{first} {last}",
+                "trade_name": "",
+                "document": random_cpf(rng),
+            }
         customer, _ = Customer.objects.update_or_create(
             account=account,
             external_code=f"DEMO-C{number:03d}",
             defaults={
-                "kind": PartyKind.PERSON,
-                "name": f"{first} {last}",
+                **party,
                 "email": f"cliente{number:03d}@{account.slug}.example.com",
-                "phone": f"+55119{number:08d}",
+                "phone": random_mobile(rng),
                 **address,
             },
         )

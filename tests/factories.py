@@ -1,11 +1,27 @@
 """factory_boy factories for the domain's rows."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import factory
 from django.utils import timezone
 
-from accounts.models import Account, Branch, Customer, Driver, Role, User, Vehicle, VehicleType
+from accounts.models import (
+    Account,
+    Agency,
+    Branch,
+    Carrier,
+    ChatTicketType,
+    Customer,
+    Driver,
+    FailureReason,
+    Holiday,
+    Partner,
+    Role,
+    StatusChangeReason,
+    User,
+    Vehicle,
+    VehicleType,
+)
 from services.models import Service, ServiceStatus, ServiceType
 
 PASSWORD = "correct horse battery staple"
@@ -72,6 +88,7 @@ class DriverFactory(factory.django.DjangoModelFactory):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     username = factory.Sequence(lambda n: f"driver{n}")
+    email = factory.LazyAttribute(lambda driver: f"{driver.username}@drivers.example.com")
     vehicle = factory.SubFactory(VehicleFactory, account=factory.SelfAttribute("..account"))
 
     password = factory.PostGeneration(set_password)
@@ -104,3 +121,62 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     lat = -23.55
     lng = -46.65
     deadline = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Partner {n}")
+
+
+class CarrierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Carrier
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Carrier {n} Transportes Ltda")
+    city = "São Paulo"
+    state = "SP"
+
+
+class HolidayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Holiday
+
+    account = factory.SubFactory(AccountFactory)
+    date = factory.Sequence(lambda n: date(2030, 1, 1) + timedelta(days=n))
+    name = factory.Sequence(lambda n: f"Holiday {n}")
+
+
+class StatusChangeReasonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StatusChangeReason
+
+    account = factory.SubFactory(AccountFactory)
+    description = factory.Sequence(lambda n: f"Status reason {n}")
+
+
+class FailureReasonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FailureReason
+
+    account = factory.SubFactory(AccountFactory)
+    description = factory.Sequence(lambda n: f"Failure reason {n}")
+
+
+class ChatTicketTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChatTicketType
+
+    account = factory.SubFactory(AccountFactory)
+    description = factory.Sequence(lambda n: f"Ticket type {n}")
+
+
+class AgencyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Agency
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Agency {n}")

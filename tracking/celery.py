@@ -32,6 +32,10 @@ app.conf.update(
             "task": "accounts.tasks.purge_expired_sessions",
             "schedule": crontab(minute=17, hour=3),
         },
+        "accounts-load-next-years-holidays": {
+            "task": "accounts.tasks.load_next_years_holidays",
+            "schedule": crontab(minute=37, hour=3, day_of_month=1, month_of_year="11,12"),
+        },
         "accounts-purge-old-login-attempts": {
             "task": "accounts.tasks.purge_old_login_attempts",
             "schedule": crontab(minute=27, hour=3),

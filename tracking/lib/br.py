@@ -90,7 +90,25 @@ def normalise_postal_code(value):
 def normalise_plate(value):
     plate = re.sub(r"[\s-]", "", value or "").upper()
     if not _PLATE.match(plate):
-        raise ValidationError(
-            _("A plate looks like ABC1234 or ABC1D23."), code="invalid_plate"
-        )
+        raise ValidationError(_("A plate looks like ABC1234 or ABC1D23."), code="invalid_plate")
     return plate
+
+
+def cpf_with_check_digits(base):
+    """The 11-digit CPF whose first nine digits are `base`."""
+    digits = [int(char) for char in base]
+    for length in (9, 10):
+        total = sum(
+            digit * weight for digit, weight in zip(digits, range(length + 1, 1, -1), strict=True)
+        )
+        digits.append(total * 10 % 11 % 10)
+    return "".join(map(str, digits))
+
+
+def cnpj_with_check_digits(base):
+    """The 14-digit CNPJ whose first twelve digits (root and branch number) are `base`."""
+    digits = [int(char) for char in base]
+    for weights in ([5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]):
+        remainder = sum(digit * weight for digit, weight in zip(digits, weights, strict=True)) % 11
+        digits.append(0 if remainder < 2 else 11 - remainder)
+    return "".join(map(str, digits))

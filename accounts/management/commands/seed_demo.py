@@ -8,7 +8,10 @@ from accounts import demo
 
 
 class Command(BaseCommand):
-    help = "Creates or refreshes a demo account (users, branch, drivers, vehicles, services)."
+    help = (
+        "Creates or refreshes a demo account: users of every role, branches, partner, carrier, "
+        "agency, drivers, vehicles, customers and services."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--account", default="demo", help="the account's slug (default: demo)")
@@ -27,11 +30,13 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo account '{output['account']['slug']}' is ready.")
         )
-        for role in ("manager", "operator"):
-            creds = output[role]
-            self.stdout.write(f"  {role:<9} {creds['email']}  password: {creds['password']}")
+        for user in output.get("users") or [
+            {"role": r, **output[r]} for r in ("manager", "operator")
+        ]:
+            password = user["password"] or "(API only)"
+            self.stdout.write(f"  {user['role']:<11} {user['email']}  password: {password}")
         for driver in output["drivers"]:
             self.stdout.write(
-                f"  driver    {driver['username']}  password: {driver['password']}"
+                f"  driver      {driver['username']}  password: {driver['password']}"
                 f"  vehicle: {driver['vehicle_plate']}"
             )
