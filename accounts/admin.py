@@ -437,5 +437,5 @@ class ChatTicketTypeAdmin(TenantAdmin):
     search_fields = ["description"]
 
 
-from . import admin_agency  # noqa: E402, F401 - registers the agency pages
-from . import admin_imports  # noqa: E402, F401 - adds the import pages
+# Agency pages and the spreadsheet imports build on TenantAdmin above.
+from . import admin_agency, admin_imports  # noqa: E402, F401

@@ -1,5 +1,4 @@
-"""The web admin's agency pages: brand, logo, colour, and one notification template per trigger,
-with a preview that renders a template on sample data."""
+"""The web admin's agency pages: the brand, a notification template per trigger, and a preview."""
 
 import re
 
@@ -172,7 +171,8 @@ class AgencyAdmin(TenantAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        # After the inline rows are saved, so the templates the user wrote win over the defaults.
+        # After the inline rows are saved, so the templates the user wrote win over the defaults
+        # (on a change, this only fills in a trigger that is still missing).
         agency_create_default_templates(agency=form.instance)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

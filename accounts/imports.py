@@ -466,7 +466,7 @@ class _Importer:
                 if name not in reported
                 for message in messages
             ]
-            return self._rejected(number, key, errors), None
+            return self._rejected(number, key, errors, values if instance else None), None
         if instance is None:
             return RowResult(number, CREATED, key), form
         changed = [
@@ -490,7 +490,11 @@ class _Importer:
                     (
                         name,
                         _("The columns %(columns)s disagree.")
-                        % {"columns": get_text_list([f"“{t}”" for t in self.titles[name]])},
+                        % {
+                            "columns": get_text_list(
+                                [f"“{t}”" for t in self.titles[name]], _("and")
+                            )
+                        },
                     )
                 )
         return values, errors
@@ -540,11 +544,17 @@ class _Importer:
                 repeated.append((name, _("repeats row %(row)d.") % {"row": first}))
         return repeated[:1]
 
-    def _rejected(self, number, key, errors):
+    def _rejected(self, number, key, errors, provided=None):
         messages = []
         for name, message in errors:
-            text = str(message)
-            messages.append(f"{self.label(name)}: {text}" if name else text)
+            if not name:
+                messages.append(str(message))
+                continue
+            label = self.label(name)
+            if provided is not None and name not in provided:
+                # Stored before today's rules: the row cannot be saved until it is fixed.
+                label = _("%(field)s (the stored value)") % {"field": label}
+            messages.append(f"{label}: {message}")
         return RowResult(number, REJECTED, key, errors=list(dict.fromkeys(messages)))
 
     def label(self, name):
@@ -556,9 +566,12 @@ class _Importer:
         return str(self.model._meta.get_field(name).verbose_name)
 
     def _lookup(self, queryset, name, values):
+        """The account's rows whose field name has one of values, in a query per LOOKUP_CHUNK."""
         found = []
         for chunk in _chunks(values):
             found.extend(queryset.filter(account=self.account, **{f"{name}__in": chunk}))
+        for row in found:
+            row.account = self.account  # the forms read it: one query per row otherwise
         return found
 
     def _reference(self, data, errors, name, table, message):

@@ -456,6 +456,7 @@ class Driver(TenantModel):
                 name="driver_unique_external_code",
             ),
         ]
+        indexes = [models.Index(fields=["account", "external_code"])]
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}".strip()
@@ -518,7 +519,11 @@ class Customer(TenantModel, AddressFields):
                 name="customer_unique_external_code",
             ),
         ]
-        indexes = [models.Index(fields=["account", "document"])]
+        # Imports and integrations look customers up by external code or document.
+        indexes = [
+            models.Index(fields=["account", "document"]),
+            models.Index(fields=["account", "external_code"]),
+        ]
 
     def __str__(self):
         return self.name

@@ -14,8 +14,9 @@ FALLBACK_LANGUAGE = "en"
 # it is on only where the customer waits for or must act on the news: the delivery is today
 # (route started), the driver is on the way (delivery started), it arrived (delivered), it failed
 # and can be rescheduled (delivery failed). E-mail costs nothing and also confirms the order when
-# it is registered. "Driver arriving" repeats "delivery started" minutes later, and "out of deadline" and
-# "itinerant route" suit only some accounts' operations: those start off, ready to be switched on.
+# it is registered. "Driver arriving" repeats "delivery started" minutes later, and "out of
+# deadline" and "itinerant route" suit only some accounts' operations: those start off, ready to be
+# switched on.
 SMS_ON = {
     Trigger.ROUTE_STARTED,
     Trigger.DELIVERY_STARTED,

@@ -100,7 +100,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(AccountFactory)
     name = factory.Faker("name")
-    phone = factory.Sequence(lambda n: f"+5511{n:09d}")
+    phone = factory.Sequence(lambda n: f"+55119{6 + n % 4}{n % 10_000_000:07d}")
     city = "São Paulo"
     state = "SP"
 
