@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from services.models import Service
+from tests.helpers import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,13 +15,6 @@ def demo(capsys):
     import json
 
     return json.loads(capsys.readouterr().out)
-
-
-def log_in(page, email, password):
-    page.goto("/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_demo_manager_logs_in_and_sees_todays_counts(page, demo):

@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import Agency, Role, Trigger
 from tests.factories import AccountFactory, UserFactory
-from tests.test_browser import log_in
+from tests.helpers import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

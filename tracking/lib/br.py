@@ -21,28 +21,27 @@ def digits(value):
 
 
 def normalise_cpf(value):
-    number = digits(value)
-    if len(number) != 11:
-        raise ValidationError(_("A CPF has 11 digits."), code="invalid_cpf")
-    try:
-        BRCPFValidator()(number)
-    except ValidationError as exc:
-        raise ValidationError(
-            _("This CPF is not valid (check digits do not match)."), code="invalid_cpf"
-        ) from exc
-    return number
+    return _checked(
+        value, 11, BRCPFValidator(), _("A CPF has 11 digits."),
+        _("This CPF is not valid (check digits do not match)."), "invalid_cpf",
+    )  # fmt: skip
 
 
 def normalise_cnpj(value):
+    return _checked(
+        value, 14, BRCNPJValidator(), _("A CNPJ has 14 digits."),
+        _("This CNPJ is not valid (check digits do not match)."), "invalid_cnpj",
+    )  # fmt: skip
+
+
+def _checked(value, length, validator, wrong_length, wrong_digits, code):
     number = digits(value)
-    if len(number) != 14:
-        raise ValidationError(_("A CNPJ has 14 digits."), code="invalid_cnpj")
+    if len(number) != length:
+        raise ValidationError(wrong_length, code=code)
     try:
-        BRCNPJValidator()(number)
+        validator(number)
     except ValidationError as exc:
-        raise ValidationError(
-            _("This CNPJ is not valid (check digits do not match)."), code="invalid_cnpj"
-        ) from exc
+        raise ValidationError(wrong_digits, code=code) from exc
     return number
 
 
