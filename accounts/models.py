@@ -407,7 +407,10 @@ class Driver(TenantModel):
                 _("Use lower-case letters, digits, hyphens and underscores."),
             )
         ],
-        help_text=_("The driver logs into the app as <account>.<username>."),
+        help_text=_(
+            "The driver logs into the app as the account's slug, a dot and this username "
+            "(e.g. demo.ana)."
+        ),
     )
     password = models.CharField(_("password"), max_length=128, blank=True, editable=False)
     email = models.EmailField(_("e-mail"))

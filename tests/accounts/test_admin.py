@@ -161,3 +161,25 @@ def test_admin_is_themed_as_the_web_admin(client_of, manager_a):
     assert "Web admin" in body
     assert manager_a.account.name in body
     assert "css/admin.css" in body
+
+
+def test_a_new_account_created_in_the_admin_starts_with_its_defaults(client):
+    from accounts.models import Account, FailureReason, Holiday
+
+    root = User.objects.create_superuser("root@platform.test", "pw")
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:accounts_account_add"),
+        {
+            "name": "Nova Entregas",
+            "slug": "nova",
+            "time_zone": "America/Sao_Paulo",
+            "language": "pt-br",
+            "country": "BR",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    account = Account.objects.get(slug="nova")
+    assert Holiday.objects.filter(account=account, date__month=9, date__day=7).count() == 2
+    assert FailureReason.objects.filter(account=account, customer_fault=True).exists()
