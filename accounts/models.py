@@ -29,6 +29,12 @@ class Account(models.Model):
         _("language"), max_length=8, choices=settings.LANGUAGES, default="pt-br"
     )
     country = models.CharField(_("country"), max_length=2, default="BR")
+    max_attempts = models.PositiveSmallIntegerField(
+        _("maximum delivery attempts"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("After this many failed attempts a service is returned to the sender."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -685,3 +691,52 @@ class NotificationTemplate(models.Model):
 
     def __str__(self):
         return f"{self.agency} · {self.get_trigger_display()}"
+
+
+class ApiKey(TenantModel):
+    """A named key an integration sends as `Authorization: Bearer <key>`; stored hashed."""
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        "User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a write sent with an Idempotency-Key, replayed for repeats."""
+
+    # Who sent it: "api:<key id>" or "device:<device id>", so keys of different callers never meet.
+    caller = models.CharField(max_length=60)
+    key = models.CharField(max_length=200)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["caller", "key"], name="idempotencykey_unique"),
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self):
+        return f"{self.caller} {self.key}"

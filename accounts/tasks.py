@@ -50,3 +50,11 @@ def load_next_years_holidays():
 
     for account in Account.objects.filter(is_active=True):
         holidays_load(account=account, years=[account.today().year + 1])
+
+
+@shared_task
+def purge_idempotency_keys():
+    """Deletes stored API responses kept for retries once they are two days old."""
+    from .idempotency import purge_idempotency_keys as purge
+
+    return purge()

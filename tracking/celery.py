@@ -28,6 +28,10 @@ app.conf.update(
     task_ignore_result=True,
     worker_hijack_root_logger=False,
     beat_schedule={
+        "services-redispatch-events": {
+            "task": "services.tasks.redispatch_service_events",
+            "schedule": 60.0,
+        },
         "accounts-purge-expired-sessions": {
             "task": "accounts.tasks.purge_expired_sessions",
             "schedule": crontab(minute=17, hour=3),
@@ -35,6 +39,10 @@ app.conf.update(
         "accounts-load-next-years-holidays": {
             "task": "accounts.tasks.load_next_years_holidays",
             "schedule": crontab(minute=37, hour=3, day_of_month=1, month_of_year="11,12"),
+        },
+        "accounts-purge-idempotency-keys": {
+            "task": "accounts.tasks.purge_idempotency_keys",
+            "schedule": crontab(minute=47),
         },
         "accounts-purge-old-login-attempts": {
             "task": "accounts.tasks.purge_old_login_attempts",

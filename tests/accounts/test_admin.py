@@ -131,6 +131,7 @@ def test_manager_changes_own_account_language_but_not_its_slug(client_of, manage
             "language": "es",
             "country": "BR",
             "slug": "stolen",
+            "max_attempts": 3,
         },
     )
     assert response.status_code == 302
@@ -176,6 +177,7 @@ def test_a_new_account_created_in_the_admin_starts_with_its_defaults(client):
             "time_zone": "America/Sao_Paulo",
             "language": "pt-br",
             "country": "BR",
+            "max_attempts": 3,
             "is_active": "on",
         },
     )

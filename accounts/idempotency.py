@@ -1,0 +1,82 @@
+"""Idempotency-Key for API writes: a repeat of a request returns its first response.
+
+Phones and integrations retry when they do not hear back; with the same key the retry does
+nothing twice. The same key with a different body is refused (422), and a repeat that arrives
+while the first is still running is told to retry (409).
+"""
+
+import functools
+import hashlib
+import json
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tracking.lib.errors import error_payload
+
+from .models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+# Records older than this are purged; a retry after that is treated as a new request.
+KEEP_FOR = timedelta(days=2)
+
+
+def idempotent(caller_of):
+    """Decorates a django-ninja operation that returns plain JSON data (dicts and lists) or
+    (status, data). caller_of(request) names the caller (e.g. "api:<key id>" or the device), so
+    two callers' keys never collide. Without the header the call runs as usual."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            key = request.headers.get(HEADER, "").strip()
+            if not key:
+                return view(request, *args, **kwargs)
+            if len(key) > 200:
+                return 422, error_payload("invalid", f"{HEADER} is longer than 200 characters.")
+            caller = caller_of(request)
+            digest = hashlib.sha256(
+                request.method.encode() + request.path.encode() + (request.body or b"")
+            ).hexdigest()
+            try:
+                with transaction.atomic():
+                    record = IdempotencyKey.objects.create(
+                        caller=caller,
+                        key=key,
+                        method=request.method,
+                        path=request.path[:300],
+                        request_hash=digest,
+                    )
+            except IntegrityError:
+                record = IdempotencyKey.objects.get(caller=caller, key=key)
+                if record.request_hash != digest:
+                    return 422, error_payload(
+                        "idempotency_key_reused",
+                        f"This {HEADER} was used for a different request.",
+                    )
+                if record.status_code is None:
+                    return 409, error_payload(
+                        "request_in_progress", "The first request with this key is still running."
+                    )
+                return record.status_code, record.response
+            try:
+                result = view(request, *args, **kwargs)
+            except Exception:
+                # Nothing was answered: let a retry with the same key run again.
+                record.delete()
+                raise
+            status, body = result if isinstance(result, tuple) else (200, result)
+            record.status_code = status
+            record.response = json.loads(json.dumps(body, default=str))
+            record.save(update_fields=["status_code", "response"])
+            return status, record.response
+
+        return wrapper
+
+    return decorator
+
+
+def purge_idempotency_keys():
+    """Deletes records older than KEEP_FOR."""
+    return IdempotencyKey.objects.filter(created_at__lt=timezone.now() - KEEP_FOR).delete()[0]
