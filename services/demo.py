@@ -1,11 +1,13 @@
 """The services part of the demo: customers (CPF or CNPJ) and pending services in São Paulo."""
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from accounts.demo import random_cnpj, random_cpf, random_mobile
 from accounts.models import Customer, PartyKind
 
-from .models import Service, ServiceStatus, ServiceType
+from .actions import Actor, service_create, service_update
+from .models import Service, ServiceType
 
 # Districts of São Paulo with a point near their centre: services scatter around them.
 DISTRICTS = [
@@ -48,6 +50,14 @@ FIRST_NAMES = [
 ]
 LAST_NAMES = ["Silva", "Santos", "Oliveira", "Pereira", "Costa", "Rodrigues", "Almeida", "Nunes"]
 SERVICE_COUNT = 24
+DESCRIPTIONS = [
+    "",
+    "Deixar com o porteiro se o cliente não estiver.",
+    "Caixa frágil: não empilhar.",
+    "Interfone 12; subir pela escada lateral.",
+    "Entregar no horário comercial.",
+]
+DEMO_ACTOR = Actor.system("demo")
 # Every COMPANY_EVERY-th customer is a company (CNPJ): a shop or an office, not a person.
 COMPANY_EVERY = 6
 
@@ -95,17 +105,31 @@ def seed_services(context):
             },
         )
         deadline = datetime.combine(tomorrow, time(18), tzinfo=account.tzinfo)
-        Service.objects.update_or_create(
-            account=account,
-            external_id=f"DEMO-{number:04d}",
-            defaults={
-                "type": ServiceType.PICKUP if number % 8 == 0 else ServiceType.DELIVERY,
-                "status": ServiceStatus.PENDING,
-                "customer": customer,
-                "branch": context.branch,
-                "order_number": f"PED-{number:05d}",
-                "description": "",
-                "deadline": deadline,
-                **address,
-            },
-        )
+        values = {
+            "type": ServiceType.PICKUP if number % 8 == 0 else ServiceType.DELIVERY,
+            "customer": customer,
+            "agency": getattr(context, "agency", None),
+            "branch": context.branch,
+            "partner": getattr(context, "partner", None) if number % 3 == 0 else None,
+            "order_number": f"PED-{number:05d}",
+            "invoice_number": f"{40000 + number}",
+            "invoice_series": "1",
+            "description": rng.choice(DESCRIPTIONS),
+            "weight_kg": Decimal(rng.randint(2, 150)) / 10,
+            "volume_m3": Decimal(rng.randint(2, 400)) / 10000,
+            "declared_value": Decimal(rng.randint(2990, 89990)) / 100,
+            "service_time_min": rng.choice([3, 5, 5, 8, 10]),
+            "deadline": deadline,
+            **address,
+            "external_id": f"DEMO-{number:04d}",
+        }
+        packages = [
+            {"barcode": f"DEMO{number:04d}{index}", "description": ""}
+            for index in range(1, 1 + (2 if number % 5 == 0 else 1))
+        ]
+        existing = Service.objects.filter(account=account, external_id=values["external_id"])
+        service = existing.first()
+        if service is None:
+            service_create(account=account, actor=DEMO_ACTOR, values=values, packages=packages)
+        elif service.is_editable:
+            service_update(service=service, actor=DEMO_ACTOR, values=values, packages=packages)
