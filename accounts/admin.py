@@ -438,4 +438,4 @@ class ChatTicketTypeAdmin(TenantAdmin):
 
 
 # Agency pages and the spreadsheet imports build on TenantAdmin above.
-from . import admin_agency, admin_imports  # noqa: E402, F401
+from . import admin_agency, admin_apikeys, admin_imports  # noqa: E402, F401

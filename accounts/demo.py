@@ -5,7 +5,8 @@ vehicles, an agency with its templates, and the account's defaults (holidays, re
 
 Apps higher up register a step with `register` in their AppConfig.ready(); `seed` runs the base and
 then every step, in one transaction. Running it again refreshes the same rows (found by their
-natural keys), duplicating none.
+natural keys), duplicating none; only the integration API key is new on every run (a key cannot be
+shown twice), and the one before it is revoked.
 """
 
 import random
@@ -16,10 +17,12 @@ from django.utils.text import slugify
 
 from tracking.lib import br
 
+from .apikeys import api_key_create
 from .defaults import account_load_defaults
 from .models import (
     Account,
     Agency,
+    ApiKey,
     Branch,
     Carrier,
     Driver,
@@ -40,6 +43,7 @@ CARRIER_PASSWORD = "demo-carrier"
 CALL_CENTRE_PASSWORD = "demo-call-centre"
 
 TIME_ZONE = "America/Sao_Paulo"
+API_KEY_NAME = "Demo integration"
 AGENCY_COLOUR = "#E4572E"
 
 
@@ -235,10 +239,19 @@ def seed(*, slug="demo", name=None):
                 {"role": user.role, "email": user.email, "password": password}
                 for user, password in users
             ],
+            api_key=_api_key(account, manager),
         )
         for step in _steps:
             step(context)
     return context.output
+
+
+def _api_key(account, created_by):
+    """A new integration key on every run (a key cannot be read back once created); the demo's
+    earlier keys are deleted, so only the last one printed works and none pile up."""
+    ApiKey.objects.filter(account=account, name=API_KEY_NAME).delete()
+    _created, raw_key = api_key_create(account=account, name=API_KEY_NAME, created_by=created_by)
+    return raw_key
 
 
 def _branch(account, data, mailbox):

@@ -33,8 +33,10 @@ def idempotent(caller_of):
             key = request.headers.get(HEADER, "").strip()
             if not key:
                 return view(request, *args, **kwargs)
-            if len(key) > 200:
-                return 422, error_payload("invalid", f"{HEADER} is longer than 200 characters.")
+            if len(key) > 200 or "\x00" in key:
+                return 422, error_payload(
+                    "invalid", f"{HEADER} must be at most 200 printable characters."
+                )
             caller = caller_of(request)
             digest = hashlib.sha256(
                 request.method.encode() + request.path.encode() + (request.body or b"")

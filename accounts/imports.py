@@ -9,6 +9,7 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -48,8 +49,8 @@ ACTIONS = {
     REJECTED: gettext_lazy("rejected"),
 }
 
-_XLSX_MAGIC = b"PK\x03\x04"
-_XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
 class FileRejected(DomainError):
@@ -168,13 +169,13 @@ def read_sheet(uploaded_file):
     content = uploaded_file.read(MAX_FILE_BYTES + 1)
     if len(content) > MAX_FILE_BYTES:
         raise FileRejected(_too_big())
-    if content.startswith(_XLSX_MAGIC):
-        return _collect(_xlsx_lines(content))
-    if content.startswith(_XLS_MAGIC):
+    if content.startswith(XLSX_MAGIC):
+        return _collect(xlsx_lines(content))
+    if content.startswith(XLS_MAGIC):
         raise FileRejected(
             _("This is an old Excel file (.xls). Save it as .xlsx or CSV and try again.")
         )
-    return _collect(_csv_lines(content))
+    return _collect(csv_lines(content))
 
 
 def _too_big():
@@ -183,7 +184,7 @@ def _too_big():
     }
 
 
-def _not_a_spreadsheet():
+def not_a_spreadsheet():
     return _("This file is not a CSV or XLSX spreadsheet.")
 
 
@@ -193,7 +194,7 @@ def _collect(lines):
     for number, values in lines:
         if number > MAX_LINES:
             raise FileRejected(_too_many_rows())
-        cells = [_cell_text(value) for value in values[:MAX_COLUMNS]]
+        cells = [cell_text(value) for value in values[:MAX_COLUMNS]]
         if not any(cells):
             continue
         if header is None:
@@ -215,19 +216,29 @@ def _too_many_rows():
     }
 
 
-def _csv_lines(content):
-    text = _decode(content)
-    if _looks_binary(text):
-        raise FileRejected(_not_a_spreadsheet())
-    first_line, _newline, rest = text.partition("\n")
+def csv_lines(content):
+    text = decode(content)
+    if looks_binary(text):
+        raise FileRejected(not_a_spreadsheet())
+    yield from csv_records(io.StringIO(text, newline=""))
+
+
+def csv_records(lines):
+    """(row number, cells) of CSV text given line by line (a text file opened with newline="" is
+    read as it goes). The delimiter is the one a first line "sep=;" declares, else the commonest
+    of comma, semicolon and tab in the first non-blank line. Raises FileRejected when malformed."""
+    lines = iter(lines)
+    first_line = next(lines, "")
     # Excel honours (and writes) a first line "sep=;" naming the delimiter; it is not a row.
-    declared = re.fullmatch(r"sep=(.)", first_line.strip("\r"), flags=re.IGNORECASE)
+    declared = re.fullmatch(r"sep=(.)", first_line.rstrip("\r\n"), flags=re.IGNORECASE)
     if declared:
-        text, delimiter = rest, declared.group(1)
+        head, delimiter = [], declared.group(1)
     else:
-        header_line = next((line for line in text.splitlines() if line.strip()), "")
-        delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        head = [first_line]
+        while not head[-1].strip() and (line := next(lines, None)) is not None:
+            head.append(line)
+        delimiter = max((",", ";", "\t"), key=head[-1].count)
+    reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter)
     number = 0
     try:
         for number, record in enumerate(reader, start=1):
@@ -239,24 +250,46 @@ def _csv_lines(content):
         ) from exc
 
 
-def _decode(content):
+def decode(content):
     """UTF-8 (with or without BOM), UTF-16 with a BOM, or the Windows / Latin-1 code page."""
-    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return content.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise FileRejected(_not_a_spreadsheet()) from exc
-    if b"\x00" in content:
-        raise FileRejected(_not_a_spreadsheet())
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
+    return content.decode(text_encoding([content]))
+
+
+def text_encoding(chunks):
+    """The encoding of CSV bytes given in chunks, read once and not kept: UTF-16 when they start
+    with its BOM, else UTF-8 (with or without BOM), else the Windows code page, else Latin-1.
+    Raises FileRejected for bytes that are not text (NUL bytes, broken UTF-16)."""
+    decoders = None
+    utf16 = False
+    for chunk in chunks:
+        if not chunk:
             continue
-    return content.decode("latin-1")
+        if decoders is None:
+            utf16 = chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+            names = ["utf-16"] if utf16 else ["utf-8-sig", "cp1252"]
+            decoders = {name: codecs.getincrementaldecoder(name)() for name in names}
+        if not utf16 and b"\x00" in chunk:
+            raise FileRejected(not_a_spreadsheet())
+        for name, decoder in list(decoders.items()):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                del decoders[name]
+    for name, decoder in list((decoders or {}).items()):
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            del decoders[name]
+    if decoders is None:
+        return "utf-8-sig"
+    if decoders:
+        return next(iter(decoders))
+    if utf16:
+        raise FileRejected(not_a_spreadsheet())
+    return "latin-1"
 
 
-def _looks_binary(text):
+def looks_binary(text):
     sample = text[:100_000]
     controls = sum(
         1 for char in sample if char not in "\t\r\n" and unicodedata.category(char) == "Cc"
@@ -264,9 +297,13 @@ def _looks_binary(text):
     return controls > len(sample) / 100
 
 
-def _xlsx_lines(content):
+def xlsx_lines(source):
+    """(row number, cell values) of the first sheet of an XLSX given as bytes or a binary file
+    (read as it goes). Raises FileRejected when the file is not a valid XLSX."""
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, KeyError) on a damaged file
         raise FileRejected(_("This file is not a valid XLSX spreadsheet.")) from exc
     try:
@@ -282,7 +319,7 @@ def _xlsx_lines(content):
         workbook.close()
 
 
-def _cell_text(value):
+def cell_text(value):
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -295,23 +332,23 @@ def _cell_text(value):
     return str(value).replace("\x00", "").strip()
 
 
-def _slug(text):
+def slug(text):
     """A header or a choice compared without case, accents and punctuation: "Código Externo" is
     "codigo_externo", "Capacidade (m³)" is "capacidade_m3"."""
     ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
 
 
-def _fold(text):
-    return " ".join(_slug(text).split("_"))
+def fold(text):
+    return " ".join(slug(text).split("_"))
 
 
 # Values -------------------------------------------------------------------------------------------
 
 _TRUE = {"1", "yes", "y", "true", "sim", "s", "x", "active", "ativo", "ativa", "verdadeiro", "v"}
 _FALSE = {"0", "no", "n", "false", "nao", "inactive", "inativo", "inativa", "falso", "f"}
-_STATES = {_slug(name): code for code, name in STATE_CHOICES} | {
-    _slug(code): code for code, _name in STATE_CHOICES
+STATES = {slug(name): code for code, name in STATE_CHOICES} | {
+    slug(code): code for code, _name in STATE_CHOICES
 }
 _PARTY_KINDS = {
     PartyKind.PERSON: ("person", "pessoa", "pf", "fisica", "pessoa_fisica", "cpf", "individual"),
@@ -326,19 +363,19 @@ _VEHICLE_TYPES = {
 }
 
 
-def _choice_table(choices, aliases):
+def choice_table(choices, aliases):
     table = {}
     for value, names in aliases.items():
         for name in (value, *names):
-            table[_slug(name)] = value
+            table[slug(name)] = value
     for value, label in choices:
         for code, _name in settings.LANGUAGES:
             with translation.override(code):
-                table.setdefault(_slug(str(label)), value)
+                table.setdefault(slug(str(label)), value)
     return table
 
 
-def _number_text(text):
+def number_text(text):
     """A number as the forms read it: "1.500,5" and "1,500.5" are both 1500.5."""
     text = text.replace(" ", "")
     if "," in text and "." in text:
@@ -348,7 +385,7 @@ def _number_text(text):
     return text.replace(",", ".")
 
 
-def _restore_zeros(text, width, shortest):
+def restore_zeros(text, width, shortest):
     """Spreadsheets drop leading zeros from documents and postal codes typed as numbers."""
     if text.isdigit() and shortest <= len(text) < width:
         return text.zfill(width)
@@ -393,7 +430,7 @@ class _Importer:
         for index, title in enumerate(header):
             if not title:
                 continue
-            name = aliases.get(_slug(title))
+            name = aliases.get(slug(title))
             if name is None:
                 self.ignored.append(title)
             else:
@@ -503,7 +540,7 @@ class _Importer:
         data = dict(values)
         for name in self.boolean_fields:
             if name in data:
-                word = _slug(data[name])
+                word = slug(data[name])
                 if word in _TRUE:
                     data[name] = True
                 elif word in _FALSE:
@@ -513,7 +550,7 @@ class _Importer:
                     del data[name]
         for name in self.number_fields:
             if name in data:
-                data[name] = _number_text(data[name])
+                data[name] = number_text(data[name])
         return data
 
     def _stored_data(self, instance):
@@ -588,16 +625,16 @@ class _Importer:
 
 @cache
 def _alias_table(importer_class):
-    """Title (as _slug) -> form field: the field's name, its aliases, its label in each language."""
+    """Title (as slug) -> form field: the field's name, its aliases, its label in each language."""
     table = {}
     for name, aliases in importer_class.columns.items():
         for alias in (name, *aliases):
-            table.setdefault(_slug(alias), name)
+            table.setdefault(slug(alias), name)
     for name in importer_class.columns:
         label = importer_class.model._meta.get_field(name).verbose_name
         for code, _name in settings.LANGUAGES:
             with translation.override(code):
-                table.setdefault(_slug(str(label)), name)
+                table.setdefault(slug(str(label)), name)
     return table
 
 
@@ -653,11 +690,11 @@ class CustomerImporter(_Importer):
         self.by_document = defaultdict(list)
         for customer in self._lookup(customers, "document", documents - {""}):
             self.by_document[customer.document].append(customer)
-        self.kinds = _choice_table(PartyKind.choices, _PARTY_KINDS)
+        self.kinds = choice_table(PartyKind.choices, _PARTY_KINDS)
 
     def convert(self, data, errors):
         if "kind" in data:
-            kind = self.kinds.get(_slug(data["kind"]))
+            kind = self.kinds.get(slug(data["kind"]))
             if kind is None:
                 errors.append(("kind", _("Use person or company (or PF or PJ).")))
                 del data["kind"]
@@ -668,15 +705,15 @@ class CustomerImporter(_Importer):
             is_company = data.get("kind") == PartyKind.COMPANY or (
                 "kind" not in data and 11 < len(document) < 14
             )
-            document = _restore_zeros(document, *((14, 12) if is_company else (11, 8)))
+            document = restore_zeros(document, *((14, 12) if is_company else (11, 8)))
             data["document"] = document
             if "kind" not in data and len(br.digits(document)) in (11, 14):
                 is_company = len(br.digits(document)) == 14
                 data["kind"] = PartyKind.COMPANY if is_company else PartyKind.PERSON
         if "postal_code" in data:
-            data["postal_code"] = _restore_zeros(data["postal_code"], 8, 5)
+            data["postal_code"] = restore_zeros(data["postal_code"], 8, 5)
         if "state" in data:
-            data["state"] = _STATES.get(_slug(data["state"]), data["state"])
+            data["state"] = STATES.get(slug(data["state"]), data["state"])
         return data
 
     def match(self, data):
@@ -769,8 +806,8 @@ class DriverImporter(_Importer):
         drivers = Driver.objects.all()
         self.by_code = {d.external_code: d for d in self._lookup(drivers, "external_code", codes)}
         self.by_username = {d.username: d for d in self._lookup(drivers, "username", usernames)}
-        self.branches = _Names(Branch.objects.filter(account=self.account), "name")
-        self.carriers = _Names(Carrier.objects.filter(account=self.account), "name", "trade_name")
+        self.branches = Names(Branch.objects.filter(account=self.account), "name")
+        self.carriers = Names(Carrier.objects.filter(account=self.account), "name", "trade_name")
         vehicles = self._lookup(Vehicle.objects.all(), "plate", plates)
         self.vehicles = {vehicle.plate: vehicle for vehicle in vehicles}
 
@@ -778,7 +815,7 @@ class DriverImporter(_Importer):
         if "username" in data:
             data["username"] = data["username"].lower()
         if "cpf" in data:
-            data["cpf"] = _restore_zeros(data["cpf"], 11, 8)
+            data["cpf"] = restore_zeros(data["cpf"], 11, 8)
         if "vehicle" in data:
             # An invalid plate is reported below as a vehicle the account does not have.
             with contextlib.suppress(ValidationError):
@@ -863,7 +900,7 @@ class VehicleImporter(_Importer):
         usernames = {row["default_driver"].lower() for row in rows if row.get("default_driver")}
         drivers = self._lookup(Driver.objects.all(), "username", usernames)
         self.drivers = {driver.username: driver for driver in drivers}
-        self.types = _choice_table(VehicleType.choices, _VEHICLE_TYPES)
+        self.types = choice_table(VehicleType.choices, _VEHICLE_TYPES)
 
     def convert(self, data, errors):
         if "plate" in data:
@@ -871,7 +908,7 @@ class VehicleImporter(_Importer):
             with contextlib.suppress(ValidationError):
                 data["plate"] = br.normalise_plate(data["plate"])
         if "type" in data:
-            data["type"] = self.types.get(_slug(data["type"]), data["type"])
+            data["type"] = self.types.get(slug(data["type"]), data["type"])
         if "default_driver" in data:
             data["default_driver"] = data["default_driver"].lower()
         self._reference(
@@ -893,7 +930,7 @@ class VehicleImporter(_Importer):
         return data.get("plate", "")
 
 
-class _Names:
+class Names:
     """The account's rows by name: the exact name first, else ignoring case and accents when that
     names one row only."""
 
@@ -905,11 +942,11 @@ class _Names:
                 value = getattr(row, name)
                 if value:
                     self.exact.setdefault(value, row)
-                    folded[_fold(value)].add(row)
+                    folded[fold(value)].add(row)
         self.folded = {key: rows.pop() for key, rows in folded.items() if len(rows) == 1}
 
     def get(self, value):
-        return self.exact.get(value) or self.folded.get(_fold(value))
+        return self.exact.get(value) or self.folded.get(fold(value))
 
 
 IMPORTERS = {

@@ -740,3 +740,76 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.caller} {self.key}"
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(TenantModel):
+    """One uploaded spreadsheet imported in the background: its progress and its report."""
+
+    kind = models.CharField(
+        _("kind"), max_length=30, help_text=_("What the rows are, e.g. services.")
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=ImportJobStatus.choices,
+        default=ImportJobStatus.QUEUED,
+    )
+    created_by = models.ForeignKey(
+        "User",
+        verbose_name=_("imported by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
+    # The rejected rows with their reasons (all of them), the columns read and ignored; accepted
+    # rows are only counted.
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True, help_text=_("Why the whole file was refused."))
+    # Each run that claims the job takes the next attempt; a run whose attempt is no longer the
+    # job's (another run took over a stalled job) stops before committing anything more.
+    attempt = models.PositiveSmallIntegerField(default=0, editable=False)
+    progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ImportJobStatus.values), name="importjob_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "kind", "created_at"])]
+
+    def __str__(self):
+        return self.original_name or f"#{self.pk}"
+
+    @property
+    def is_finished(self):
+        return self.status in (ImportJobStatus.DONE, ImportJobStatus.FAILED)
+
+    @property
+    def progress_percent(self):
+        if self.status == ImportJobStatus.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, self.processed_rows * 100 // self.total_rows)

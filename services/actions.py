@@ -193,7 +193,13 @@ def _set_packages(service, packages):
             _("The same barcode appears twice."), code="invalid", fields={"packages": []}
         )
     service.packages.exclude(barcode__in=barcodes).delete()
-    existing = set(service.packages.values_list("barcode", flat=True))
+    existing = {package.barcode: package for package in service.packages.all()}
+    for package in packages:
+        kept = existing.get(package["barcode"].strip())
+        description = package.get("description", "")
+        if kept is not None and kept.description != description:
+            kept.description = description
+            kept.save(update_fields=["description"])
     Package.objects.bulk_create(
         Package(
             account_id=service.account_id,

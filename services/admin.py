@@ -53,3 +53,7 @@ class ServiceAdmin(TenantAdmin):
     list_select_related = ["customer", "account"]
     inlines = [PackageInline, ServiceEventInline]
     exclude = ["tracking_token"]
+
+
+# Outgoing webhooks.
+from . import admin_webhooks  # noqa: E402, F401

@@ -12,3 +12,10 @@ class ServicesConfig(AppConfig):
         from .demo import seed_services
 
         demo.register(seed_services)
+
+        from .signals import service_event_recorded
+        from .webhooks import on_service_event_recorded
+
+        service_event_recorded.connect(
+            on_service_event_recorded, dispatch_uid="services.webhooks.on_service_event_recorded"
+        )

@@ -272,3 +272,6 @@ class ServiceEvent(TenantModel):
         if self.actor_driver_id:
             return str(self.actor_driver)
         return self.actor_label or self.get_actor_type_display()
+
+
+from .webhook_models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

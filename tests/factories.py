@@ -5,9 +5,11 @@ from datetime import date, timedelta
 import factory
 from django.utils import timezone
 
+from accounts.apikeys import api_key_create
 from accounts.models import (
     Account,
     Agency,
+    ApiKey,
     Branch,
     Carrier,
     ChatTicketType,
@@ -22,7 +24,13 @@ from accounts.models import (
     Vehicle,
     VehicleType,
 )
-from services.models import Service, ServiceStatus, ServiceType
+from services.models import (
+    Service,
+    ServiceStatus,
+    ServiceType,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -180,3 +188,52 @@ class AgencyFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(AccountFactory)
     name = factory.Sequence(lambda n: f"Agency {n}")
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+
+    account = factory.SubFactory(AccountFactory)
+    url = factory.Sequence(lambda n: f"https://hooks.example.com/{n}")
+    description = factory.Sequence(lambda n: f"Endpoint {n}")
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    account = factory.SubFactory(AccountFactory)
+    endpoint = factory.SubFactory(
+        WebhookEndpointFactory, account=factory.SelfAttribute("..account")
+    )
+    event_type = "ping"
+    payload = factory.LazyFunction(lambda: {"type": "ping", "data": {}})
+
+
+class PackageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "services.Package"
+
+    account = factory.SubFactory(AccountFactory)
+    service = factory.SubFactory(ServiceFactory, account=factory.SelfAttribute("..account"))
+    barcode = factory.Sequence(lambda n: f"7890000{n:06d}")
+    description = ""
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        # A package belongs to its service's account, also when only the service is given.
+        kwargs["account"] = kwargs["service"].account
+        return kwargs
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiKey
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Integration {n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return api_key_create(**kwargs)[0]

@@ -186,6 +186,8 @@ def test_running_twice_creates_no_duplicates(capsys):
     counts = {model: model.objects.count() for model in MODELS}
     second = seed(capsys)
     assert {model: model.objects.count() for model in MODELS} == counts
+    # A new integration key each run (keys cannot be read back); the earlier one stops working.
+    assert first.pop("api_key") != second.pop("api_key")
     assert first == second
 
 

@@ -25,7 +25,9 @@ def build_api(*, title, version, urls_namespace, description=""):
         fields = {}
         for error in exc.errors:
             location = [
-                str(part) for part in error.get("loc", ()) if part not in ("body", "payload")
+                str(part)
+                for part in error.get("loc", ())
+                if part not in ("body", "payload", "query", "path", "header")
             ]
             fields.setdefault(".".join(location) or "__all__", []).append(error.get("msg", ""))
         payload = error_payload("invalid", "The request has invalid fields.", fields)
@@ -60,3 +62,5 @@ driver_api = build_api(
     urls_namespace="api-driver-v1",
     description="The contract of the driver's mobile app.",
 )
+
+integration_api.add_router("/services", "services.api.router")

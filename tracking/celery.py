@@ -32,6 +32,15 @@ app.conf.update(
             "task": "services.tasks.redispatch_service_events",
             "schedule": 60.0,
         },
+        # Webhook retries after their backoff, and first attempts whose enqueue was lost.
+        "services-send-due-webhooks": {
+            "task": "services.tasks.send_due_webhooks",
+            "schedule": 30.0,
+        },
+        "services-purge-webhook-deliveries": {
+            "task": "services.tasks.purge_webhook_deliveries",
+            "schedule": crontab(minute=7, hour=4),
+        },
         "accounts-purge-expired-sessions": {
             "task": "accounts.tasks.purge_expired_sessions",
             "schedule": crontab(minute=17, hour=3),

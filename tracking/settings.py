@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    # django-ninja's static files: the API docs pages load Swagger UI from here, not a CDN.
+    "ninja",
     "axes",
     "anymail",
     "accounts",
@@ -210,6 +212,11 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 # Another base address for Twilio's API (a regional edge, or a local fake in tests).
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
+
+# Outgoing webhooks may call private, loopback or link-local addresses (and plain http on
+# localhost) only when this is on: development and tests. Off in production, so an account's
+# webhook cannot reach the platform's own network or a cloud metadata service.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG)
 
 # Security: strict by default when DEBUG is off; behind a TLS-terminating proxy that sets
 # X-Forwarded-Proto, requests are recognised as https.

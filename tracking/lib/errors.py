@@ -19,6 +19,13 @@ class DomainError(Exception):
         return error_payload(self.code, self.message, self.fields)
 
 
+class Invalid(DomainError):
+    """The input is well-formed but a value is not acceptable; `fields` names which."""
+
+    code = "invalid"
+    status = 422
+
+
 class NotFound(DomainError):
     """The object does not exist or is outside the caller's scope (the two look the same)."""
 

@@ -35,6 +35,8 @@ class Command(BaseCommand):
         ]:
             password = user["password"] or "(API only)"
             self.stdout.write(f"  {user['role']:<11} {user['email']}  password: {password}")
+        if output.get("api_key"):
+            self.stdout.write(f"  integration API key: {output['api_key']}")
         for driver in output["drivers"]:
             self.stdout.write(
                 f"  driver      {driver['username']}  password: {driver['password']}"
