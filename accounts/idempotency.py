@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from ninja import Status
 
 from tracking.lib.errors import error_payload
 
@@ -24,8 +25,8 @@ KEEP_FOR = timedelta(days=2)
 
 def idempotent(caller_of):
     """Decorates a django-ninja operation that returns plain JSON data (dicts and lists) or
-    (status, data). caller_of(request) names the caller (e.g. "api:<key id>" or the device), so
-    two callers' keys never collide. Without the header the call runs as usual."""
+    ninja.Status(status, data). caller_of(request) names the caller ("api:<key id>", a device),
+    so two callers' keys never collide. Without the header the call runs as usual."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -34,9 +35,7 @@ def idempotent(caller_of):
             if not key:
                 return view(request, *args, **kwargs)
             if len(key) > 200 or "\x00" in key:
-                return 422, error_payload(
-                    "invalid", f"{HEADER} must be at most 200 printable characters."
-                )
+                return _error(422, "invalid", f"{HEADER} must be at most 200 printable characters.")
             caller = caller_of(request)
             digest = hashlib.sha256(
                 request.method.encode() + request.path.encode() + (request.body or b"")
@@ -53,30 +52,43 @@ def idempotent(caller_of):
             except IntegrityError:
                 record = IdempotencyKey.objects.get(caller=caller, key=key)
                 if record.request_hash != digest:
-                    return 422, error_payload(
+                    return _error(
+                        422,
                         "idempotency_key_reused",
                         f"This {HEADER} was used for a different request.",
                     )
                 if record.status_code is None:
-                    return 409, error_payload(
-                        "request_in_progress", "The first request with this key is still running."
+                    return _error(
+                        409, "request_in_progress", "The first request with this key is running."
                     )
-                return record.status_code, record.response
+                return Status(record.status_code, record.response)
             try:
                 result = view(request, *args, **kwargs)
             except Exception:
                 # Nothing was answered: let a retry with the same key run again.
                 record.delete()
                 raise
-            status, body = result if isinstance(result, tuple) else (200, result)
+            status, body = _status_and_body(result)
             record.status_code = status
             record.response = json.loads(json.dumps(body, default=str))
             record.save(update_fields=["status_code", "response"])
-            return status, record.response
+            return Status(status, record.response)
 
         return wrapper
 
     return decorator
+
+
+def _error(status, code, message):
+    return Status(status, error_payload(code, message))
+
+
+def _status_and_body(result):
+    if isinstance(result, Status):
+        return result.status_code, result.value
+    if isinstance(result, tuple):
+        return result
+    return 200, result
 
 
 def purge_idempotency_keys():

@@ -541,6 +541,12 @@ class Customer(TenantModel, AddressFields):
     def first_name(self):
         return self.name.split()[0] if self.name else ""
 
+    @property
+    def document_display(self):
+        from tracking.lib.br import format_document
+
+        return format_document(self.document)
+
 
 class Holiday(TenantModel):
     """A day without deliveries: removed from the days offered for (re)scheduling."""

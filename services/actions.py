@@ -150,6 +150,11 @@ def service_events_redispatch(*, older_than=timedelta(minutes=1), limit=1000):
 def customer_find_or_create(*, account, data):
     """The account's customer matching data by external code, then document, then e-mail;
     created when none matches, and updated with the fields data brings. Never duplicates."""
+    with transaction.atomic():
+        return _customer_find_or_create(account, data)
+
+
+def _customer_find_or_create(account, data):
     data = {key: value for key, value in data.items() if key in CUSTOMER_FIELDS and value}
     if data.get("document"):
         data["document"] = br.digits(data["document"])

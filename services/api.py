@@ -14,7 +14,7 @@ from typing import Annotated
 
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from ninja.errors import ValidationError
 from ninja.security import HttpBearer
 from pydantic import SkipValidation
@@ -97,10 +97,10 @@ def create_services(request, payload: Annotated[ServiceIn | ServiceBulkIn, SkipV
     service, in order: `{"index", "status": "created" | "existing", "id"}` or `{"index", "error"}`.
     """
     if isinstance(payload, dict) and "services" in payload:
-        return 200, _create_bulk(request, payload["services"])
+        return Status(200, _create_bulk(request, payload["services"]))
     data = _parse(ServiceIn, payload, request)
     service_id, created = _create_one(request, data)
-    return (201 if created else 200), _payload(request, service_id)
+    return Status(201 if created else 200, _payload(request, service_id))
 
 
 @router.get("", response={200: ServicePage, **ERRORS}, summary="List services")

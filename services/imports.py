@@ -36,8 +36,8 @@ from pathlib import Path
 
 import openpyxl
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -91,7 +91,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 100_000
 # Lines read at most, blank ones included: a sheet formatted far down yields many empty rows.
 MAX_LINES = 5 * MAX_ROWS
-READ_BYTES = 1024 * 1024
+READ_BYTES = 256 * 1024
 # A running job that reported no progress for this long lost its worker: a new run takes it over.
 STALLED_AFTER = timedelta(minutes=5)
 # In the report: every rejected row, each with at most this many reasons of at most this length.
@@ -432,6 +432,26 @@ def import_job_run(*, job_id):
     return True
 
 
+def import_jobs_resume(*, queued_for=timedelta(minutes=2), limit=100):
+    """Queues the task again for jobs whose message was lost: queued for longer than queued_for,
+    or running without progress for STALLED_AFTER. Safe to repeat: only one run claims a job.
+    Returns how many were queued."""
+    from .tasks import import_services
+
+    now = timezone.now()
+    lost = Q(status=ImportJobStatus.QUEUED, created_at__lt=now - queued_for) | Q(
+        status=ImportJobStatus.RUNNING, progress_at__lt=now - STALLED_AFTER
+    )
+    ids = list(
+        ImportJob.objects.filter(lost, kind=KIND)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for job_id in ids:
+        import_services.delay(job_id)
+    return len(ids)
+
+
 def _claim(job_id):
     job = ImportJob.objects.select_related("account", "created_by").filter(pk=job_id).first()
     if job is None:
@@ -625,12 +645,12 @@ class _Run:
         for name, (names, _help) in COLUMNS.items():
             for alias in (name, *names):
                 aliases.setdefault(slug(alias), name)
-        for name in COLUMNS:
-            if name in {f.name for f in Service._meta.concrete_fields}:
-                label = Service._meta.get_field(name).verbose_name
-                for code in ("en", "pt-br", "es"):
-                    with translation.override(code):
-                        aliases.setdefault(slug(str(label)), name)
+        # A service field's label in any language names its column too ("Número do pedido").
+        service_fields = {f.name: f for f in Service._meta.concrete_fields}
+        for name in COLUMNS.keys() & service_fields.keys():
+            for code, _language in settings.LANGUAGES:
+                with translation.override(code):
+                    aliases.setdefault(slug(str(service_fields[name].verbose_name)), name)
         extra = _extra_columns()
         for name, (names, _handler) in extra.items():
             for alias in (name, *names):
@@ -721,15 +741,18 @@ class _Run:
     def _save(self, row):
         """Writes the row whole or not at all; returns "created" or "updated"."""
         service = self._match(row)
+        values = dict(row.values)
+        if service is None:
+            self._check_new(row)
+            for name, obj in self.user_scope.items():
+                values.setdefault(name, obj)
         try:
             with transaction.atomic():
-                values = dict(row.values)
                 if row.customer:
                     values["customer"] = customer_find_or_create(
                         account=self.account, data=row.customer
                     )
                 if service is None:
-                    self._check_new(row, values)
                     service = service_create(
                         account=self.account,
                         actor=self.actor,
@@ -782,10 +805,12 @@ class _Run:
             raise _Rejected((column, message % {"service": service, "status": status}))
         return service
 
-    def _check_new(self, row, values):
-        if "customer" not in values:
+    def _check_new(self, row):
+        """What a row that creates a service must have: a recipient and an address."""
+        if not row.customer:
             message = _("Give the recipient's name (and document, e-mail or phone).")
             raise _Rejected(("recipient", message))
+        values = row.values
         has_street = values.get("street") and values.get("city")
         has_point = values.get("lat") is not None and values.get("lng") is not None
         if not (has_street or has_point):
@@ -794,8 +819,6 @@ class _Run:
                 "(latitude and longitude)."
             )
             raise _Rejected(("street", message))
-        for name, obj in self.user_scope.items():
-            values.setdefault(name, obj)
 
     def _apply_handlers(self, row, service):
         errors = []
@@ -953,11 +976,7 @@ class _Run:
             return br.normalise_document(restore_zeros(digits, width, shortest))
         if name == "phone":
             return br.normalise_phone(text, self.account.country)
-        if name == "email":
-            validate_email(text)
-            return _clean(Customer, "email", text)
-        field_name = CUSTOMER_COLUMNS[name]
-        return _clean(Customer, field_name, text)
+        return _clean(Customer, CUSTOMER_COLUMNS[name], text)
 
     def _reference(self, obj, unknown, text):
         if obj is None:

@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import (
     AddressFields,
@@ -197,7 +198,7 @@ class ActorType(models.TextChoices):
 
 
 class EventKind(models.TextChoices):
-    CREATED = "created", _("Created")
+    CREATED = "created", pgettext_lazy("service event", "Created")
     UPDATED = "updated", _("Updated")
     STATUS = "status", _("Status changed")
     RESCHEDULED = "rescheduled", _("Rescheduled")

@@ -240,9 +240,7 @@ def service_day_counts(*, user, day, tzinfo):
     counts = access.scope(user, Service.objects.all()).aggregate(
         pending=Count("pk", filter=Q(status=ServiceStatus.PENDING)),
         routed=Count("pk", filter=Q(status=ServiceStatus.ROUTED)),
-        in_progress=Count(
-            "pk", filter=Q(status__in=[ServiceStatus.IN_PROGRESS, ServiceStatus.PAUSED])
-        ),
+        in_progress=Count("pk", filter=Q(status=ServiceStatus.IN_PROGRESS)),
         done=Count("pk", filter=Q(status=ServiceStatus.DONE) & finished_today),
         failed=Count("pk", filter=Q(status=ServiceStatus.FAILED) & finished_today),
     )

@@ -50,3 +50,11 @@ def import_services(job_id):
     from .imports import import_job_run
 
     return import_job_run(job_id=job_id)
+
+
+@shared_task
+def resume_import_jobs():
+    """Queues again the services imports whose task was lost (a broker restart, a lost worker)."""
+    from .imports import import_jobs_resume
+
+    return import_jobs_resume()

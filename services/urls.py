@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/status/", views.change_status, name="status"),
     path("<int:pk>/reschedule/", views.reschedule, name="reschedule"),
+    path("import/", include("services.import_urls")),
 ]

@@ -392,6 +392,10 @@ def _run_bulk(form, user):
         try:
             if action == BulkActionForm.DELETE:
                 actions.service_delete(service=service)
+            elif service.status == target:
+                raise Conflict(
+                    _("already %(status)s") % {"status": service.get_status_display().lower()}
+                )
             elif target not in manual_targets(service.status):
                 raise Conflict(
                     _("cannot go from %(from)s to %(to)s by hand")

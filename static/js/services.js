@@ -21,7 +21,8 @@
     if (submit) submit.disabled = checked === 0;
     // The bulk controls take room (a phone's whole screen): shown once something is selected.
     const controls = form.querySelector("[data-bulk-controls]");
-    if (controls) controls.hidden = checked === 0;
+    // (a class, not `hidden`: the fieldset's d-flex would win over [hidden])
+    if (controls) controls.classList.toggle("d-none", checked === 0);
     const action = form.querySelector('[name="action"]');
     form.querySelectorAll("[data-bulk-for]").forEach((element) => {
       const wanted = element.dataset.bulkFor.split(" ");

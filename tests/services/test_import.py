@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Customer, ImportJob, ImportJobStatus, Role
 from services import imports
 from services.models import EventKind, Package, Service, ServiceEvent, ServiceStatus, ServiceType
-from services.tasks import import_services
+from services.tasks import import_services, resume_import_jobs
 from tests.factories import (
     AgencyFactory,
     BranchFactory,
@@ -244,6 +244,21 @@ def test_bad_rows_are_reported_with_their_reason_and_good_rows_created(
     # Nothing of a rejected row is written: neither its customer nor its packages.
     assert Customer.objects.count() == 2
     assert Package.objects.count() == 4
+
+
+def test_contact_and_address_cells_are_checked(manager_a, django_capture_on_commit_callbacks):
+    row = good_row(1, email="nope", phone="123", postal_code="123", packages="A|B|A")
+
+    job = run_import(manager_a, csv_bytes([HEADER, row]), django_capture_on_commit_callbacks)
+
+    assert rejected(job) == {
+        2: [
+            "email: Enter a valid email address.",
+            "phone: This phone number is not valid: check the area code and the number of digits.",
+            "postal_code: A CEP has 8 digits.",
+            "packages: The barcode “A” appears twice.",
+        ]
+    }
 
 
 def test_a_key_repeated_in_the_file_is_rejected(manager_a, django_capture_on_commit_callbacks):
@@ -503,6 +518,26 @@ def test_a_run_that_was_taken_over_commits_nothing_more(
     # (and, the test having one connection only, the other run's claim with it).
     assert set(Service.objects.values_list("external_id", flat=True)) == {"EXT-1", "EXT-2"}
     assert (job.status, job.processed_rows, job.created_count) == ("running", 2, 2)
+
+
+def test_jobs_whose_task_was_lost_are_queued_again(manager_a, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        lost, fresh = (
+            imports.import_job_create(
+                user=manager_a,
+                uploaded_file=SimpleUploadedFile("s.csv", csv_bytes([HEADER, good_row(n)])),
+            )
+            for n in (1, 2)
+        )
+    ImportJob.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resume_import_jobs.delay().get() == 1
+
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (lost.status, fresh.status) == (ImportJobStatus.DONE, ImportJobStatus.QUEUED)
+    assert list(Service.objects.values_list("external_id", flat=True)) == ["EXT-1"]
 
 
 def test_the_job_fails_when_its_author_can_no_longer_import(

@@ -622,8 +622,9 @@ def test_bulk_cancel_reports_what_it_skipped(client_of, operator_a, manager_b, r
     routed = ServiceFactory(account=account, status=ServiceStatus.ROUTED)
     done = ServiceFactory(account=account, status=ServiceStatus.DONE, order_number="DONE-1")
     in_progress = ServiceFactory(account=account, status=ServiceStatus.IN_PROGRESS)
+    cancelled = ServiceFactory(account=account, status=ServiceStatus.CANCELLED, order_number="C-1")
     theirs = ServiceFactory(account=manager_b.account)
-    ids = [s.pk for s in (*pending, routed, done, in_progress, theirs)]
+    ids = [s.pk for s in (*pending, routed, done, in_progress, cancelled, theirs)]
     response = client_of(operator_a).post(
         BULK,
         {
@@ -636,8 +637,9 @@ def test_bulk_cancel_reports_what_it_skipped(client_of, operator_a, manager_b, r
     assert response.status_code == 302
     assert response["Location"] == f"{INDEX}?status=pending"
     (message,) = flashed(response)
-    assert message.startswith("3 changed, 2 skipped: ")
+    assert message.startswith("3 changed, 3 skipped: ")
     assert "DONE-1 (cannot go from done to cancelled by hand)" in message
+    assert "C-1 (already cancelled)" in message
     assert message.endswith("1 not found.")
     statuses = dict(Service.objects.values_list("pk", "status"))
     assert [statuses[s.pk] for s in (*pending, routed)] == ["cancelled"] * 3
