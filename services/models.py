@@ -199,7 +199,7 @@ class ActorType(models.TextChoices):
 
 class EventKind(models.TextChoices):
     CREATED = "created", pgettext_lazy("service event", "Created")
-    UPDATED = "updated", _("Updated")
+    UPDATED = "updated", pgettext_lazy("service event", "Updated")
     STATUS = "status", _("Status changed")
     RESCHEDULED = "rescheduled", _("Rescheduled")
     NOTE = "note", _("Note")
