@@ -228,9 +228,15 @@ def _enqueue_after_commit(delivery_ids):
     transaction.on_commit(enqueue, robust=True)
 
 
-def on_service_event_recorded(sender, *, event_id, **kwargs):
+def on_service_event_recorded(sender, *, event_id, account_id=None, **kwargs):
     """Receiver of service_event_recorded: queues the event's deliveries (the sending is a task).
     It runs inside the dispatch's transaction, so the tasks are enqueued after its commit."""
+    if (
+        account_id is not None
+        and not WebhookEndpoint.objects.filter(account_id=account_id, is_active=True).exists()
+    ):
+        # Most accounts have no webhooks: one cheap query instead of loading the event.
+        return
     delivery_ids = webhook_deliveries_create(event_id=event_id)
     if delivery_ids:
         _enqueue_after_commit(delivery_ids)

@@ -28,6 +28,10 @@ app.conf.update(
     task_ignore_result=True,
     worker_hijack_root_logger=False,
     beat_schedule={
+        "services-resume-import-jobs": {
+            "task": "services.tasks.resume_import_jobs",
+            "schedule": 300.0,
+        },
         "services-redispatch-events": {
             "task": "services.tasks.redispatch_service_events",
             "schedule": 60.0,

@@ -26,7 +26,7 @@ from tests.factories import (
 )
 from tracking.lib import br
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.services.import_test_urls")]
+pytestmark = pytest.mark.django_db
 
 CPF = "529.982.247-25"
 OTHER_CPF = "123.456.789-09"
