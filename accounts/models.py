@@ -286,6 +286,13 @@ class Branch(TenantModel, PartyFields, ContactFields, AddressFields):
     """An independent unit of the account; its address is the default start of its routes."""
 
     prefix = models.CharField(_("prefix"), max_length=10, blank=True)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        choices=TIME_ZONE_CHOICES,
+        blank=True,
+        help_text=_("Where the branch's delivery windows are; empty means the account's."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

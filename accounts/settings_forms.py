@@ -170,8 +170,8 @@ class BranchForm(ContactCleaning, TenantModelForm):
     class Meta:
         model = Branch
         fields = [
-            "account", "name", "kind", "trade_name", "document", "prefix", "contact_name",
-            "email", "phone", *ADDRESS_FIELDS, "is_active",
+            "account", "name", "kind", "trade_name", "document", "prefix", "time_zone",
+            "contact_name", "email", "phone", *ADDRESS_FIELDS, "is_active",
         ]  # fmt: skip
 
 

@@ -108,6 +108,14 @@ def _record_event(
     return event
 
 
+def service_record_event(*, service, actor, kind, note="", data=None, recorded_at=None):
+    """Records an event that is not a status change (e.g. a delivery date set by a higher app),
+    in the caller's transaction, dispatched after commit like every event."""
+    return _record_event(
+        service=service, actor=actor, kind=kind, note=note, data=data, recorded_at=recorded_at
+    )
+
+
 def _dispatch_after_commit(event_id):
     # The change is committed whatever happens here; an event left undispatched (a receiver could
     # not enqueue, the broker is down) is picked up by the periodic sweep.

@@ -202,6 +202,7 @@ class EventKind(models.TextChoices):
     UPDATED = "updated", pgettext_lazy("service event", "Updated")
     STATUS = "status", _("Status changed")
     RESCHEDULED = "rescheduled", _("Rescheduled")
+    SCHEDULED = "scheduled", _("Delivery date set")
     NOTE = "note", _("Note")
 
 

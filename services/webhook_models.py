@@ -26,6 +26,7 @@ class WebhookEventType(models.TextChoices):
     STATUS_CHANGED = "service.status_changed", _("Service status changed")
     RESCHEDULED = "service.rescheduled", _("Service rescheduled")
     NOTE = "service.note", _("Note added to a service")
+    SCHEDULED = "service.scheduled", _("Service delivery date set")
 
 
 # The webhook type sent for each kind of event in the log.
@@ -35,6 +36,7 @@ EVENT_TYPE_FOR_KIND = {
     EventKind.STATUS: WebhookEventType.STATUS_CHANGED,
     EventKind.RESCHEDULED: WebhookEventType.RESCHEDULED,
     EventKind.NOTE: WebhookEventType.NOTE,
+    EventKind.SCHEDULED: WebhookEventType.SCHEDULED,
 }
 # Sent only on request (the admin's "Send a test ping"), whatever the endpoint subscribed to.
 PING = "ping"
