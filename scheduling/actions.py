@@ -31,7 +31,7 @@ def service_schedule(*, service, day, window, actor, now=None):
     now = now or timezone.now()
     with transaction.atomic():
         service = (
-            Service.objects.select_for_update()
+            Service.objects.select_for_update(of=("self",))
             .select_related("account", "branch")
             .get(pk=service.pk)
         )
@@ -140,8 +140,14 @@ def _release(window_id, day):
     )
 
 
-def schedule_release(*, service):
-    """Frees the service's place (e.g. when it is cancelled); keeps the record of its date."""
-    schedule = Schedule.objects.filter(service=service).first()
-    if schedule is not None:
-        _release(schedule.window_id, schedule.date)
+def schedule_release(*, service_id):
+    """Gives the service's place back (it was cancelled or returned), once; keeps the record of
+    its date. Idempotent."""
+    with transaction.atomic():
+        released = Schedule.objects.filter(service_id=service_id, released_at__isnull=True).update(
+            released_at=timezone.now()
+        )
+        if released:
+            schedule = Schedule.objects.get(service_id=service_id)
+            _release(schedule.window_id, schedule.date)
+    return bool(released)

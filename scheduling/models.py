@@ -133,6 +133,8 @@ class Schedule(TenantModel):
     )
     set_by_label = models.CharField(max_length=150, blank=True)
     set_at = models.DateTimeField(_("set at"), auto_now=True)
+    # When the place was given back (the service was cancelled or returned): counted once.
+    released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("schedule")

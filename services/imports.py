@@ -244,7 +244,7 @@ class ColumnHandler:
     """Columns a higher app adds to the import, and what it does with them.
 
     columns: column name -> other titles it accepts. For each row with any of them filled,
-    apply(service, values, account) is called after the service is saved, in the same
+    apply(service, values, account, actor) is called after the service is saved, in the same
     transaction, with values {column name: cell text}; it returns a list of errors (a message,
     or a (column name, message) pair), and any error rejects the whole row (nothing of it is kept).
     example: column name -> the value shown in the template's example row.
@@ -823,7 +823,7 @@ class _Run:
     def _apply_handlers(self, row, service):
         errors = []
         for handler, values in row.extra.items():
-            for error in handler.apply(service, values, self.account) or ():
+            for error in handler.apply(service, values, self.account, self.actor) or ():
                 if isinstance(error, tuple | list):
                     errors.append((error[0], str(error[1])))
                 else:

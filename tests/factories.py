@@ -237,3 +237,35 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return api_key_create(**kwargs)[0]
+
+
+# Scheduling -------------------------------------------------------------------------------------
+
+from datetime import time  # noqa: E402
+
+
+class DeliveryWindowFactory(factory.django.DjangoModelFactory):
+    """An account-default window (no branch) on Mondays, 08:00-12:00, for 20 services."""
+
+    class Meta:
+        model = "scheduling.DeliveryWindow"
+
+    account = factory.SubFactory(AccountFactory)
+    branch = None
+    weekday = 0
+    name = factory.Sequence(lambda n: f"Window {n}")
+    start = factory.LazyFunction(lambda: time(8, 0))
+    end = factory.LazyFunction(lambda: time(12, 0))
+    capacity = 20
+
+
+class SchedulingPolicyFactory(factory.django.DjangoModelFactory):
+    """A branch's policy (an account has one default policy at most, so a branch by default)."""
+
+    class Meta:
+        model = "scheduling.SchedulingPolicy"
+
+    account = factory.SubFactory(AccountFactory)
+    branch = factory.SubFactory(BranchFactory, account=factory.SelfAttribute("..account"))
+    cutoff_hours = 12
+    horizon_days = 14

@@ -46,7 +46,9 @@ def area_of(model):
 
 def tenant_models():
     return [
-        model for model in admin.site._registry if model._meta.app_label in {"accounts", "services"}
+        model
+        for model in admin.site._registry
+        if model._meta.app_label in {"accounts", "services", "scheduling"}
     ]
 
 

@@ -28,6 +28,17 @@ from tracking.lib import br
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _without_scheduling_columns():
+    """These tests describe the import alone; the scheduling app's columns are tested there."""
+    from scheduling.imports import HANDLER
+
+    imports.unregister_columns(HANDLER)
+    yield
+    imports.register_columns(HANDLER)
+
+
 CPF = "529.982.247-25"
 OTHER_CPF = "123.456.789-09"
 CNPJ = "11.222.333/0001-81"
@@ -499,7 +510,7 @@ def test_a_run_that_was_taken_over_commits_nothing_more(
 ):
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
 
-    def take_over(service, values, account):
+    def take_over(service, values, account, actor):
         if service.external_id == "EXT-3":
             ImportJob.objects.update(attempt=99)
         return []
@@ -590,7 +601,7 @@ def test_a_registered_handler_reads_its_columns_in_the_rows_transaction(
 ):
     calls = []
 
-    def apply(service, values, account):
+    def apply(service, values, account, actor):
         calls.append((service.external_id, service.pk is not None, values, account))
         if values.get("schedule_window") == "never":
             return [("schedule_window", "No such window."), "The day is full."]
