@@ -5,6 +5,7 @@ then the valid rows are saved in one transaction; rejected rows are reported and
 that cannot be read saves nothing, and neither does a dry run.
 """
 
+import abc
 import codecs
 import contextlib
 import csv
@@ -408,7 +409,7 @@ def _chunks(values):
 # Importers ----------------------------------------------------------------------------------------
 
 
-class _Importer:
+class _Importer(abc.ABC):
     """Reads one file's rows of one kind into forms: matched, converted, checked for repeats."""
 
     model = None
@@ -456,23 +457,24 @@ class _Importer:
 
     # To be defined by each kind.
 
-    def preload(self, rows):
+    def preload(self, rows):  # noqa: B027 - optional: kinds without references load nothing
         """Loads, in a few queries, the stored rows the file's rows may match or refer to."""
 
     def convert(self, values, errors):
         """The form data for the row's values; problems appended to errors as (field, message)."""
         return dict(values)
 
+    @abc.abstractmethod
     def match(self, data):
         """The stored row this line updates, or None to create one; raises _Rejected."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def unique_keys(self, data):
         """The (field, value) pairs no other line of the file may repeat."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def key(self, data, instance):
-        raise NotImplementedError
+        """What the report shows to name the row (a name, a plate, a username)."""
 
     # Shared.
 
