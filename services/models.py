@@ -203,6 +203,7 @@ class EventKind(models.TextChoices):
     STATUS = "status", _("Status changed")
     RESCHEDULED = "rescheduled", _("Rescheduled")
     SCHEDULED = "scheduled", _("Delivery date set")
+    ROUTE = "route", _("Route")
     NOTE = "note", _("Note")
 
 

@@ -269,3 +269,13 @@ class SchedulingPolicyFactory(factory.django.DjangoModelFactory):
     branch = factory.SubFactory(BranchFactory, account=factory.SelfAttribute("..account"))
     cutoff_hours = 12
     horizon_days = 14
+
+
+class RouteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "routes.Route"
+
+    account = factory.SubFactory(AccountFactory)
+    driver = factory.SubFactory(DriverFactory, account=factory.SelfAttribute("..account"))
+    vehicle = factory.LazyAttribute(lambda route: route.driver.vehicle)
+    date = factory.LazyFunction(date.today)

@@ -48,7 +48,7 @@ def tenant_models():
     return [
         model
         for model in admin.site._registry
-        if model._meta.app_label in {"accounts", "services", "scheduling"}
+        if model._meta.app_label in {"accounts", "services", "scheduling", "routes"}
     ]
 
 

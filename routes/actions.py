@@ -1,0 +1,336 @@
+"""Every write on routes and stops: one transaction each; service statuses follow through the
+services actions, so every change lands in the service event log."""
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from services.actions import Actor, service_change_status, service_record_event
+from services.models import EventKind, Service, ServiceStatus
+from tracking.lib.errors import Conflict, DomainError
+
+from .models import (
+    FINAL_STOP_STATUSES,
+    ROUTE_TRANSITIONS,
+    STOP_TRANSITIONS,
+    Route,
+    RouteStatus,
+    Stop,
+    StopStatus,
+)
+
+# What a stop's new status makes of its service.
+SERVICE_STATUS_FOR_STOP = {
+    StopStatus.IN_PROGRESS: ServiceStatus.IN_PROGRESS,
+    StopStatus.PAUSED: ServiceStatus.PAUSED,
+    StopStatus.DONE: ServiceStatus.DONE,
+    StopStatus.FAILED: ServiceStatus.FAILED,
+}
+
+
+def _not_found(field):
+    return DomainError(_("Not found."), code="invalid", fields={field: [_("Not found.")]})
+
+
+def route_create(*, account, actor, driver, vehicle, day, services, branch=None, end_date=None):
+    """Creates a planned route with one stop per service, in the given order; the services become
+    routed. Raises DomainError for another account's or inactive driver/vehicle, and Conflict for
+    a service that is not pending or is given twice."""
+    if driver.account_id != account.pk or not driver.is_active:
+        raise _not_found("driver")
+    if vehicle.account_id != account.pk or not vehicle.is_active:
+        raise _not_found("vehicle")
+    ids = [service.pk for service in services]
+    if len(set(ids)) != len(ids):
+        raise Conflict(_("A service appears twice in the route."), code="duplicate_service")
+    with transaction.atomic():
+        start = branch or driver.branch
+        route = Route.objects.create(
+            account=account,
+            driver=driver,
+            vehicle=vehicle,
+            branch=branch,
+            date=day,
+            end_date=end_date,
+            start_address=start.address_line if start else "",
+            start_lat=start.lat if start else None,
+            start_lng=start.lng if start else None,
+            created_by=actor.user,
+        )
+        _add_stops(route, actor, ids, first_sequence=1)
+    return route
+
+
+def _add_stops(route, actor, service_ids, first_sequence):
+    services = {
+        service.pk: service
+        for service in Service.objects.select_for_update().filter(
+            pk__in=service_ids, account_id=route.account_id
+        )
+    }
+    stops = []
+    for offset, service_id in enumerate(service_ids):
+        service = services.get(service_id)
+        if service is None:
+            raise _not_found("services")
+        if service.status != ServiceStatus.PENDING:
+            raise Conflict(
+                _("Service %(service)s is %(status)s, not pending: it cannot be routed.")
+                % {"service": service, "status": service.get_status_display().lower()},
+                code="service_not_pending",
+                fields={"services": [str(service_id)]},
+            )
+        service_change_status(
+            service=service,
+            to_status=ServiceStatus.ROUTED,
+            actor=_flow_actor(actor),
+            data={"route_id": route.pk},
+        )
+        stops.append(
+            Stop(
+                account_id=route.account_id,
+                route=route,
+                service=service,
+                sequence=first_sequence + offset,
+            )
+        )
+    Stop.objects.bulk_create(stops)
+
+
+def _flow_actor(actor):
+    """Routing a service (or taking it out of a planned route) is the normal flow, not a manual
+    status correction: an operator needs no reason for it, so the change is recorded as the
+    system's, naming the operator."""
+    if actor.is_operator:
+        return Actor.system(label=str(actor.user))
+    return actor
+
+
+def _lock_planned(route):
+    route = Route.objects.select_for_update().get(pk=route.pk)
+    if route.status != RouteStatus.PLANNED:
+        raise Conflict(
+            _("This route is %(status)s: only planned routes can be changed.")
+            % {"status": route.get_status_display().lower()},
+            code="route_not_editable",
+        )
+    return route
+
+
+def route_add_services(*, route, actor, services):
+    """Adds services at the end of a planned route. Raises Conflict once the route started."""
+    with transaction.atomic():
+        route = _lock_planned(route)
+        last = route.stops.aggregate(last=Max("sequence"))["last"] or 0
+        existing = set(route.stops.values_list("service_id", flat=True))
+        ids = [service.pk for service in services if service.pk not in existing]
+        _add_stops(route, actor, ids, first_sequence=last + 1)
+    return route
+
+
+def route_remove_service(*, route, actor, service):
+    """Takes a service out of a planned route; it goes back to pending."""
+    with transaction.atomic():
+        route = _lock_planned(route)
+        stop = route.stops.filter(service=service).first()
+        if stop is None:
+            raise _not_found("service")
+        stop.delete()
+        _renumber(route)
+        _back_to_pending(service, actor, route)
+    return route
+
+
+def _back_to_pending(service, actor, route):
+    service_change_status(
+        service=service,
+        to_status=ServiceStatus.PENDING,
+        actor=_flow_actor(actor),
+        data={"route_id": route.pk, "removed": True},
+    )
+
+
+def route_reorder(*, route, stop_ids):
+    """Sets the planned route's order to stop_ids (all of its stops, each once)."""
+    with transaction.atomic():
+        route = _lock_planned(route)
+        stops = {stop.pk: stop for stop in route.stops.all()}
+        if sorted(stop_ids) != sorted(stops):
+            raise DomainError(
+                _("Give every stop of the route once."), code="invalid", fields={"stops": []}
+            )
+        for sequence, stop_id in enumerate(stop_ids, start=1):
+            stops[stop_id].sequence = sequence
+        Stop.objects.bulk_update(stops.values(), ["sequence"])
+    return route
+
+
+def _renumber(route):
+    stops = list(route.stops.order_by("sequence"))
+    for sequence, stop in enumerate(stops, start=1):
+        stop.sequence = sequence
+    Stop.objects.bulk_update(stops, ["sequence"])
+
+
+def _move_route(route, to_status):
+    if route.status == to_status:
+        return False
+    if to_status not in ROUTE_TRANSITIONS[route.status]:
+        raise Conflict(
+            _("A %(from)s route cannot become %(to)s.")
+            % {
+                "from": route.get_status_display().lower(),
+                "to": RouteStatus(to_status).label.lower(),
+            },
+            code="invalid_transition",
+        )
+    route.status = to_status
+    return True
+
+
+def route_start(*, route, actor, recorded_at=None, point=None):
+    """The driver starts the route (idempotent); every service hears of it in its event log."""
+    with transaction.atomic():
+        route = Route.objects.select_for_update().get(pk=route.pk)
+        if not _move_route(route, RouteStatus.IN_PROGRESS):
+            return route
+        route.started_at = recorded_at or timezone.now()
+        route.save(update_fields=["status", "started_at", "updated_at"])
+        _route_event(route, actor, "started", recorded_at, point)
+    return route
+
+
+def route_finish(*, route, actor, recorded_at=None, point=None):
+    """The driver finishes the route (idempotent). Stops never started are cancelled and their
+    services go back to pending, to be routed again; a stop still under way is a Conflict."""
+    with transaction.atomic():
+        route = Route.objects.select_for_update().get(pk=route.pk)
+        if route.status == RouteStatus.FINISHED:
+            return route
+        busy = route.stops.filter(
+            status__in=[StopStatus.IN_PROGRESS, StopStatus.ARRIVED, StopStatus.PAUSED]
+        )
+        if busy.exists():
+            raise Conflict(
+                _("A stop is still under way: complete or fail it first."), code="stop_under_way"
+            )
+        _move_route(route, RouteStatus.FINISHED)
+        route.finished_at = recorded_at or timezone.now()
+        route.save(update_fields=["status", "finished_at", "updated_at"])
+        _cancel_pending_stops(route, actor)
+        _route_event(route, actor, "finished", recorded_at, point)
+    return route
+
+
+def route_cancel(*, route, actor):
+    """Cancels a route before any stop started; its services go back to pending."""
+    with transaction.atomic():
+        route = Route.objects.select_for_update().get(pk=route.pk)
+        if route.status == RouteStatus.CANCELLED:
+            return route
+        if route.stops.exclude(status__in=[StopStatus.PENDING, StopStatus.CANCELLED]).exists():
+            raise Conflict(
+                _("Stops of this route have started: it can no longer be cancelled."),
+                code="route_started",
+            )
+        _move_route(route, RouteStatus.CANCELLED)
+        route.save(update_fields=["status", "updated_at"])
+        _cancel_pending_stops(route, actor)
+    return route
+
+
+def _cancel_pending_stops(route, actor):
+    for stop in route.stops.filter(status=StopStatus.PENDING).select_related("service"):
+        stop.status = StopStatus.CANCELLED
+        stop.save(update_fields=["status"])
+        if stop.service.status == ServiceStatus.ROUTED:
+            _back_to_pending(stop.service, actor, route)
+
+
+def _route_event(route, actor, what, recorded_at, point):
+    for stop in route.stops.exclude(status=StopStatus.CANCELLED).select_related("service"):
+        service_record_event(
+            service=stop.service,
+            actor=actor,
+            kind=EventKind.ROUTE,
+            recorded_at=recorded_at,
+            data={"route_id": route.pk, "route": what, "point": point},
+        )
+
+
+def stop_change_status(
+    *,
+    stop,
+    to_status,
+    actor,
+    recorded_at=None,
+    point=None,
+    failure_reason=None,
+    failure_description="",
+    receiver_name="",
+    receiver_document="",
+    comment="",
+):
+    """Moves a stop along its machine and its service along with it, recording when and where
+    on the phone. Repeating the current status is a no-op (phones retry). Raises Conflict for a
+    move the machine does not allow or when the route is not in progress."""
+    recorded_at = recorded_at or timezone.now()
+    with transaction.atomic():
+        stop = Stop.objects.select_for_update().select_related("route").get(pk=stop.pk)
+        if stop.status == to_status:
+            return stop
+        if stop.route.status != RouteStatus.IN_PROGRESS:
+            raise Conflict(_("Start the route first."), code="route_not_started")
+        if to_status not in STOP_TRANSITIONS[stop.status]:
+            raise Conflict(
+                _("A stop that is %(from)s cannot become %(to)s.")
+                % {
+                    "from": stop.get_status_display().lower(),
+                    "to": StopStatus(to_status).label.lower(),
+                },
+                code="invalid_transition",
+            )
+        if to_status == StopStatus.FAILED:
+            if failure_reason is None or failure_reason.account_id != stop.account_id:
+                raise DomainError(
+                    _("Choose why the delivery failed."),
+                    code="failure_reason_required",
+                    fields={"reason_id": []},
+                )
+            if failure_reason.requires_description and not failure_description.strip():
+                raise DomainError(
+                    _("Describe what happened."), code="invalid", fields={"description": []}
+                )
+        fields = ["status"]
+        lat, lng = point if point else (None, None)
+        if to_status == StopStatus.IN_PROGRESS and stop.started_at is None:
+            stop.started_at, stop.started_lat, stop.started_lng = recorded_at, lat, lng
+            fields += ["started_at", "started_lat", "started_lng"]
+        if to_status == StopStatus.ARRIVED:
+            stop.arrived_at, stop.arrived_lat, stop.arrived_lng = recorded_at, lat, lng
+            fields += ["arrived_at", "arrived_lat", "arrived_lng"]
+        if to_status in FINAL_STOP_STATUSES:
+            stop.left_at, stop.left_lat, stop.left_lng = recorded_at, lat, lng
+            stop.receiver_name, stop.receiver_document = receiver_name, receiver_document
+            stop.comment = comment
+            stop.failure_reason, stop.failure_description = failure_reason, failure_description
+            fields += [
+                "left_at", "left_lat", "left_lng", "receiver_name", "receiver_document",
+                "comment", "failure_reason", "failure_description",
+            ]  # fmt: skip
+        stop.status = to_status
+        stop.save(update_fields=fields)
+        service_status = SERVICE_STATUS_FOR_STOP.get(to_status)
+        if service_status is not None:
+            service_change_status(
+                service=stop.service,
+                to_status=service_status,
+                actor=actor,
+                failure_reason=failure_reason,
+                note=failure_description or comment,
+                point=point,
+                recorded_at=recorded_at,
+                data={"route_id": stop.route_id, "stop_id": stop.pk},
+            )
+    return stop

@@ -1,0 +1,205 @@
+"""Route optimization with PyVRP (hybrid genetic search; DESIGN.md "Geography, ETA and optimization").
+
+Pure Python, usable without the ORM: build a `Problem` of `Stop`s and `Vehicle`s, call `solve()`,
+get a `Plan`. One driver's route and a split across many vehicles use the same function.
+
+Units: PyVRP takes integers only, so distances are metres, times are seconds (windows, shifts and
+arrivals share one time base, e.g. seconds since the day's midnight), kilograms are scaled to grams
+and cubic metres to cubic centimetres.
+
+Stops that cannot be served (a window no vehicle can reach, more load than any vehicle carries) are
+optional clients with a prize far above any route's cost: the solver serves every stop it can and
+the rest land in `Plan.unassigned` instead of failing the whole solve.
+
+Objective: 1 per metre plus `duration_cost_per_s` per second of route duration (travel, service and
+waiting). With the default of 1, an hour of waiting costs as much as a 3.6 km detour, so the solver
+does not buy short distances with long idle times; 0 gives the distance-only objective of the
+Solomon benchmarks.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pyvrp import Model
+from pyvrp.stop import MaxRuntime
+
+from routes.matrix import get_provider
+
+logger = logging.getLogger(__name__)
+
+KG = 1000  # grams per kilogram
+M3 = 1_000_000  # cubic centimetres per cubic metre
+UNLIMITED = 2**40  # capacity when a vehicle has none in a dimension
+UNSERVED_PRIZE = 10**9  # far above any route's cost (a 1,000 km detour is 10**6)
+
+
+@dataclass(frozen=True)
+class Stop:
+    id: object
+    point: tuple  # (lat, lng), or (x, y) with EuclideanProvider
+    service_s: int = 0
+    demand_kg: float = 0
+    demand_m3: float = 0
+    window: tuple | None = None  # (earliest_s, latest_s) for the start of service
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    id: object
+    capacity_kg: float | None = None  # None = unlimited
+    capacity_m3: float | None = None
+    speed_kmh: float = 25
+    start: tuple = (0.0, 0.0)
+    end: tuple | None = None  # None = the route ends at its last stop (open route)
+    shift: tuple = (0, 24 * 3600)  # (start_s, end_s): leave no earlier, be back no later
+
+
+@dataclass
+class Problem:
+    stops: list
+    vehicles: list
+    matrix_provider: object = None  # None = routes.matrix.get_provider()
+
+
+@dataclass
+class Plan:
+    routes: dict = field(default_factory=dict)  # vehicle id -> [stop ids in visiting order]
+    unassigned: list = field(default_factory=list)  # stop ids
+    distance_m: int = 0
+    duration_s: int = 0
+    arrivals: dict = field(default_factory=dict)  # stop id -> start of service (s)
+
+
+def default_time_limit(stops):
+    """Seconds to search: PyVRP always runs to its limit, so small problems get little time.
+    1 s up to 20 stops, 3 s up to 100, 5 s up to 300 (Solomon-size instances are within about 1% of
+    the best known by then, NOTES.md), 10 s beyond."""
+    if stops <= 20:
+        return 1.0
+    if stops <= 100:
+        return 3.0
+    if stops <= 300:
+        return 5.0
+    return 10.0
+
+
+def _scaled(value, factor):
+    return UNLIMITED if value is None else round(value * factor)
+
+
+def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
+    """Assigns and orders the stops; returns a Plan."""
+    stops, vehicles = list(problem.stops), list(problem.vehicles)
+    if not stops or not vehicles:
+        return Plan(routes={v.id: [] for v in vehicles}, unassigned=[s.id for s in stops])
+    provider = problem.matrix_provider or get_provider()
+    if time_limit_s is None:
+        time_limit_s = default_time_limit(len(stops))
+
+    # Identical vehicles form one vehicle type (the search moves stops between them freely).
+    groups = {}
+    for vehicle in vehicles:
+        key = (
+            _scaled(vehicle.capacity_kg, KG),
+            _scaled(vehicle.capacity_m3, M3),
+            vehicle.speed_kmh,
+            tuple(vehicle.start),
+            None if vehicle.end is None else tuple(vehicle.end),
+            tuple(vehicle.shift),
+        )
+        groups.setdefault(key, []).append(vehicle.id)
+
+    # Points: depots (vehicle starts and ends), then the stops. One open-route end, if needed, is a
+    # virtual location that every location reaches at no cost.
+    depot_points = []
+    for key in groups:
+        for point in (key[3], key[4]):
+            if point is not None and point not in depot_points:
+                depot_points.append(point)
+    points = depot_points + [tuple(s.point) for s in stops]
+    open_end = any(key[4] is None for key in groups)
+    speeds = sorted({key[2] for key in groups})
+    matrices = {speed: provider.matrix(points, speed_kmh=speed) for speed in speeds}
+
+    model = Model()
+    locations = [model.add_location(0, 0) for _ in points]
+    depots = {point: model.add_depot(locations[i]) for i, point in enumerate(depot_points)}
+    if open_end:
+        open_location = model.add_location(0, 0)
+        open_depot = model.add_depot(open_location)
+    for index, stop in enumerate(stops):
+        early, late = stop.window if stop.window is not None else (0, 2**62)
+        model.add_client(
+            locations[len(depot_points) + index],
+            delivery=[_scaled(stop.demand_kg, KG), _scaled(stop.demand_m3, M3)],
+            service_duration=int(stop.service_s),
+            tw_early=int(early),
+            tw_late=int(late),
+            prize=UNSERVED_PRIZE,
+            required=False,
+        )
+
+    profiles = {speed: model.add_profile() for speed in speeds} if len(speeds) > 1 else {}
+    for speed in speeds:
+        distances, durations = matrices[speed]
+        profile = profiles.get(speed)
+        for i, frm in enumerate(locations):
+            for j, to in enumerate(locations):
+                if i != j:
+                    model.add_edge(frm, to, distances[i][j], durations[i][j], profile=profile)
+                if open_end:
+                    model.add_edge(frm, open_location, 0, 0, profile=profile)
+        if open_end:
+            model.add_edge(open_location, open_location, 0, 0, profile=profile)
+
+    type_vehicles = []
+    for key, ids in groups.items():
+        cap_kg, cap_m3, speed, start, end, (shift_start, shift_end) = key
+        model.add_vehicle_type(
+            num_available=len(ids),
+            capacity=[cap_kg, cap_m3],
+            start_depot=depots[start],
+            end_depot=open_depot if end is None else depots[end],
+            tw_early=int(shift_start),
+            tw_late=int(shift_end),
+            unit_distance_cost=1,
+            unit_duration_cost=duration_cost_per_s,
+            profile=profiles.get(speed),
+        )
+        type_vehicles.append(list(ids))
+
+    started = time.monotonic()
+    result = model.solve(MaxRuntime(time_limit_s), seed=seed, display=False)
+    logger.info(
+        "solved %s stops, %s vehicles in %.1f s (limit %s s): cost %s, feasible %s",
+        len(stops),
+        len(vehicles),
+        time.monotonic() - started,
+        time_limit_s,
+        result.cost(),
+        result.is_feasible(),
+    )
+    return _plan(result.best, stops, vehicles, type_vehicles)
+
+
+def _plan(solution, stops, vehicles, type_vehicles):
+    plan = Plan(routes={v.id: [] for v in vehicles})
+    served = set()
+    free = [list(ids) for ids in type_vehicles]
+    for route in solution.routes():
+        visits = [a for a in route.schedule() if a.is_client()]
+        if not visits:
+            continue
+        if not route.is_feasible():  # never expected with optional stops; never hand it out
+            logger.warning("dropping an infeasible route of %s stops", len(visits))
+            continue
+        vehicle_id = free[route.vehicle_type()].pop(0)
+        plan.routes[vehicle_id] = [stops[a.idx].id for a in visits]
+        for activity in visits:
+            plan.arrivals[stops[activity.idx].id] = activity.start_time
+            served.add(activity.idx)
+        plan.distance_m += route.distance()
+        plan.duration_s += route.duration()
+    plan.unassigned = [stop.id for index, stop in enumerate(stops) if index not in served]
+    return plan
