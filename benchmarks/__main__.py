@@ -19,9 +19,13 @@ def main(argv=None):
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from benchmarks import pages, service_import
+    from benchmarks import optimizer, pages, service_import
 
-    available = {"pages": pages.run, "service_import": service_import.run}
+    available = {
+        "pages": pages.run,
+        "service_import": service_import.run,
+        "optimizer": optimizer.run,
+    }
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(available)}")
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 and per class (C1, R1, RC1, C2, R2, RC2), as a ratio (1.000 = the best known).
 
 The instances are read from ../shared/data/vrp/ (outside the repository, never copied in). Solomon
-convention: Euclidean distances truncated to one decimal (scaled ×10 to integers), duration =
+convention: Euclidean distances truncated to one decimal (scaled by 10 to integers), duration =
 distance, distance-only objective, compared with the `distopt_distance_dimacs` column of
 solomon_bks.csv. BENCH_OPTIMIZER_SECONDS changes the time limit per instance (5 s by default).
 """
@@ -28,11 +28,13 @@ INSTANCES = {
 def best_known():
     """Instance name -> distance-only best-known distance (DIMACS convention)."""
     with open(DATA / "solomon_bks.csv", newline="") as stream:
-        return {row["instance"]: float(row["distopt_distance_dimacs"]) for row in csv.DictReader(stream)}
+        return {
+            row["instance"]: float(row["distopt_distance_dimacs"]) for row in csv.DictReader(stream)
+        }
 
 
 def solomon_problem(name, scale=SCALE):
-    """A Problem for a Solomon instance: node 1 is the depot, times and distances × scale."""
+    """A Problem for a Solomon instance: node 1 is the depot, times and distances times scale."""
     import vrplib  # installed with pyvrp
 
     from routes.matrix import EuclideanProvider

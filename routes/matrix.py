@@ -32,7 +32,7 @@ class MatrixProvider:
 
 
 class HaversineProvider(MatrixProvider):
-    """Great-circle distance × detour factor; duration = distance at `speed_kmh`."""
+    """Great-circle distance times a detour factor; duration = distance at `speed_kmh`."""
 
     def __init__(self, detour_factor=DEFAULT_DETOUR_FACTOR):
         self.detour_factor = detour_factor

@@ -1,4 +1,5 @@
-"""Route optimization with PyVRP (hybrid genetic search; DESIGN.md "Geography, ETA and optimization").
+"""Route optimization with PyVRP (hybrid genetic search; DESIGN.md, "Geography, ETA and
+optimization").
 
 Pure Python, usable without the ORM: build a `Problem` of `Stop`s and `Vehicle`s, call `solve()`,
 get a `Plan`. One driver's route and a split across many vehicles use the same function.
@@ -31,7 +32,10 @@ logger = logging.getLogger(__name__)
 KG = 1000  # grams per kilogram
 M3 = 1_000_000  # cubic centimetres per cubic metre
 UNLIMITED = 2**40  # capacity when a vehicle has none in a dimension
-UNSERVED_PRIZE = 10**9  # far above any route's cost (a 1,000 km detour is 10**6)
+# Far above what serving one stop costs (10,000 km of detour or days of duration), yet small enough
+# that PyVRP's bounded infeasibility penalties still outweigh it (a huge prize made the search keep
+# a late stop rather than drop it).
+UNSERVED_PRIZE = 10**7
 
 
 @dataclass(frozen=True)
@@ -122,13 +126,27 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
     speeds = sorted({key[2] for key in groups})
     matrices = {speed: provider.matrix(points, speed_kmh=speed) for speed in speeds}
 
+    # Stops no vehicle could serve even alone are left out of the model: unassigned at once.
+    servable = [
+        index
+        for index, stop in enumerate(stops)
+        if any(
+            _serves_alone(key, stop, matrices[key[2]][1], points, len(depot_points) + index)
+            for key in groups
+        )
+    ]
+    stops_in_model = [stops[index] for index in servable]
+    keep = list(range(len(depot_points))) + [len(depot_points) + index for index in servable]
+    if not stops_in_model:
+        return Plan(routes={v.id: [] for v in vehicles}, unassigned=[s.id for s in stops])
+
     model = Model()
-    locations = [model.add_location(0, 0) for _ in points]
+    locations = [model.add_location(0, 0) for _ in keep]
     depots = {point: model.add_depot(locations[i]) for i, point in enumerate(depot_points)}
     if open_end:
         open_location = model.add_location(0, 0)
         open_depot = model.add_depot(open_location)
-    for index, stop in enumerate(stops):
+    for index, stop in enumerate(stops_in_model):
         early, late = stop.window if stop.window is not None else (0, 2**62)
         model.add_client(
             locations[len(depot_points) + index],
@@ -144,8 +162,8 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
     for speed in speeds:
         distances, durations = matrices[speed]
         profile = profiles.get(speed)
-        for i, frm in enumerate(locations):
-            for j, to in enumerate(locations):
+        for i, frm in zip(keep, locations, strict=True):
+            for j, to in zip(keep, locations, strict=True):
                 if i != j:
                     model.add_edge(frm, to, distances[i][j], durations[i][j], profile=profile)
                 if open_end:
@@ -180,10 +198,24 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
         result.cost(),
         result.is_feasible(),
     )
-    return _plan(result.best, stops, vehicles, type_vehicles)
+    return _plan(result.best, stops, stops_in_model, vehicles, type_vehicles)
 
 
-def _plan(solution, stops, vehicles, type_vehicles):
+def _serves_alone(key, stop, durations, points, stop_index):
+    """Whether a vehicle of this group could serve the stop on a route of its own."""
+    cap_kg, cap_m3, _, start, end, (shift_start, shift_end) = key
+    if _scaled(stop.demand_kg, KG) > cap_kg or _scaled(stop.demand_m3, M3) > cap_m3:
+        return False
+    early, late = stop.window if stop.window is not None else (shift_start, shift_end)
+    arrival = max(shift_start + durations[points.index(start)][stop_index], early)
+    if arrival > late:
+        return False
+    if end is None:
+        return True
+    return arrival + stop.service_s + durations[stop_index][points.index(end)] <= shift_end
+
+
+def _plan(solution, stops, stops_in_model, vehicles, type_vehicles):
     plan = Plan(routes={v.id: [] for v in vehicles})
     served = set()
     free = [list(ids) for ids in type_vehicles]
@@ -195,11 +227,11 @@ def _plan(solution, stops, vehicles, type_vehicles):
             logger.warning("dropping an infeasible route of %s stops", len(visits))
             continue
         vehicle_id = free[route.vehicle_type()].pop(0)
-        plan.routes[vehicle_id] = [stops[a.idx].id for a in visits]
+        plan.routes[vehicle_id] = [stops_in_model[a.idx].id for a in visits]
         for activity in visits:
-            plan.arrivals[stops[activity.idx].id] = activity.start_time
-            served.add(activity.idx)
+            plan.arrivals[stops_in_model[activity.idx].id] = activity.start_time
+            served.add(stops_in_model[activity.idx].id)
         plan.distance_m += route.distance()
         plan.duration_s += route.duration()
-    plan.unassigned = [stop.id for index, stop in enumerate(stops) if index not in served]
+    plan.unassigned = [stop.id for stop in stops if stop.id not in served]
     return plan

@@ -1,4 +1,4 @@
-"""Great-circle distance on WGS84 (lat, lng) points, in metres (DESIGN.md: plain floats, no PostGIS)."""
+"""Great-circle distance between WGS84 (lat, lng) points in metres (plain floats, no PostGIS)."""
 
 import math
 
