@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from services.actions import Actor, service_change_status, service_record_event
 from services.models import EventKind, Service, ServiceStatus
 from tracking.lib.errors import Conflict, DomainError
+from tracking.lib.transitions import require_transition
 
 from .models import (
     FINAL_STOP_STATUSES,
@@ -176,15 +177,13 @@ def _renumber(route):
 def _move_route(route, to_status):
     if route.status == to_status:
         return False
-    if to_status not in ROUTE_TRANSITIONS[route.status]:
-        raise Conflict(
-            _("A %(from)s route cannot become %(to)s.")
-            % {
-                "from": route.get_status_display().lower(),
-                "to": RouteStatus(to_status).label.lower(),
-            },
-            code="invalid_transition",
-        )
+    require_transition(
+        ROUTE_TRANSITIONS,
+        RouteStatus,
+        route.status,
+        to_status,
+        _("A %(from)s route cannot become %(to)s."),
+    )
     route.status = to_status
     return True
 
@@ -282,15 +281,13 @@ def stop_change_status(
             return stop
         if stop.route.status != RouteStatus.IN_PROGRESS:
             raise Conflict(_("Start the route first."), code="route_not_started")
-        if to_status not in STOP_TRANSITIONS[stop.status]:
-            raise Conflict(
-                _("A stop that is %(from)s cannot become %(to)s.")
-                % {
-                    "from": stop.get_status_display().lower(),
-                    "to": StopStatus(to_status).label.lower(),
-                },
-                code="invalid_transition",
-            )
+        require_transition(
+            STOP_TRANSITIONS,
+            StopStatus,
+            stop.status,
+            to_status,
+            _("A stop that is %(from)s cannot become %(to)s."),
+        )
         if to_status == StopStatus.FAILED:
             if failure_reason is None or failure_reason.account_id != stop.account_id:
                 raise DomainError(

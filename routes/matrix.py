@@ -6,6 +6,7 @@ a speed per vehicle type; no OSRM provider is implemented yet, so `get_provider(
 the haversine one.
 """
 
+import abc
 import math
 
 from tracking.lib.geo import haversine_m
@@ -24,11 +25,12 @@ DEFAULT_SPEED_KMH = {
 DEFAULT_DETOUR_FACTOR = 1.3
 
 
-class MatrixProvider:
+class MatrixProvider(abc.ABC):
     """Distances (m) and durations (s) between all pairs of points, as lists of lists of ints."""
 
+    @abc.abstractmethod
     def matrix(self, points, *, speed_kmh):
-        raise NotImplementedError
+        """(distances_m, durations_s) between every pair of points, at speed_kmh."""
 
 
 class HaversineProvider(MatrixProvider):

@@ -11,16 +11,17 @@ from django.utils.translation import gettext as _
 from accounts.models import Customer, PartyKind, StatusChangeReason
 from tracking.lib import br
 from tracking.lib.errors import Conflict, DomainError
+from tracking.lib.transitions import require_transition
 
 from .models import (
     FINAL_STATUSES,
+    TRANSITIONS,
     ActorType,
     EventKind,
     Package,
     Service,
     ServiceEvent,
     ServiceStatus,
-    can_transition,
 )
 from .signals import service_event_recorded
 
@@ -328,15 +329,13 @@ def service_change_status(
         service = Service.objects.select_for_update().get(pk=service.pk)
         if service.status == to_status:
             return service
-        if not can_transition(service.status, to_status):
-            raise Conflict(
-                _("A %(from)s service cannot become %(to)s.")
-                % {
-                    "from": service.get_status_display().lower(),
-                    "to": ServiceStatus(to_status).label.lower(),
-                },
-                code="invalid_transition",
-            )
+        require_transition(
+            TRANSITIONS,
+            ServiceStatus,
+            service.status,
+            to_status,
+            _("A %(from)s service cannot become %(to)s."),
+        )
         if actor.is_operator:
             _require_reason(service, reason)
         from_status = service.status
