@@ -11,6 +11,7 @@ from services.models import EventKind, Service, ServiceStatus
 from tracking.lib.errors import Conflict, DomainError
 from tracking.lib.transitions import require_transition
 
+from . import planning
 from .models import (
     FINAL_STOP_STATUSES,
     ROUTE_TRANSITIONS,
@@ -34,10 +35,14 @@ def _not_found(field):
     return DomainError(_("Not found."), code="invalid", fields={field: [_("Not found.")]})
 
 
-def route_create(*, account, actor, driver, vehicle, day, services, branch=None, end_date=None):
+def route_create(
+    *, account, actor, driver, vehicle, day, services, branch=None, end_date=None,
+    departure_time=None,
+):  # fmt: skip
     """Creates a planned route with one stop per service, in the given order; the services become
-    routed. Raises DomainError for another account's or inactive driver/vehicle, and Conflict for
-    a service that is not pending or is given twice."""
+    routed and the plan is stored. It starts from the branch (else the driver's branch). Raises
+    DomainError for another account's or inactive driver/vehicle, and Conflict for a service that
+    is not pending or is given twice."""
     if driver.account_id != account.pk or not driver.is_active:
         raise _not_found("driver")
     if vehicle.account_id != account.pk or not vehicle.is_active:
@@ -46,8 +51,8 @@ def route_create(*, account, actor, driver, vehicle, day, services, branch=None,
     if len(set(ids)) != len(ids):
         raise Conflict(_("A service appears twice in the route."), code="duplicate_service")
     with transaction.atomic():
-        start = branch or driver.branch
-        route = Route.objects.create(
+        start = planning.start_place(branch, driver)
+        route = Route(
             account=account,
             driver=driver,
             vehicle=vehicle,
@@ -59,8 +64,59 @@ def route_create(*, account, actor, driver, vehicle, day, services, branch=None,
             start_lng=start.lng if start else None,
             created_by=actor.user,
         )
+        if departure_time is not None:
+            route.departure_time = departure_time
+        route.save()
         _add_stops(route, actor, ids, first_sequence=1)
+        planning.route_refresh_plan(route)
     return route
+
+
+def routes_split(
+    *, account, actor, day, services, crews, branch=None, departure_time=None, progress=None,
+    time_limit_s=None,
+):  # fmt: skip
+    """Splits pending services among crews (planning.Crew: driver and vehicle) with the optimizer
+    and creates one planned route per crew that got stops. Returns (routes, unplaced services);
+    services taken by another route while the search ran are left out of the new routes and
+    counted as unplaced."""
+    departure_time = departure_time or Route._meta.get_field("departure_time").default
+    by_crew, unplaced = planning.split_plan(
+        services=services,
+        crews=crews,
+        day=day,
+        tzinfo=planning.place_tzinfo(branch, account),
+        departure_time=departure_time,
+        branch=branch,
+        progress=progress,
+        time_limit_s=time_limit_s,
+    )
+    routes = []
+    with transaction.atomic():
+        ids = [service.pk for ordered in by_crew.values() for service in ordered]
+        pending = set(
+            Service.objects.select_for_update()
+            .filter(pk__in=ids, account=account, status=ServiceStatus.PENDING)
+            .values_list("pk", flat=True)
+        )
+        for index, ordered in sorted(by_crew.items()):
+            unplaced += [service for service in ordered if service.pk not in pending]
+            ordered = [service for service in ordered if service.pk in pending]
+            if not ordered:
+                continue
+            routes.append(
+                route_create(
+                    account=account,
+                    actor=actor,
+                    driver=crews[index].driver,
+                    vehicle=crews[index].vehicle,
+                    day=day,
+                    services=ordered,
+                    branch=branch,
+                    departure_time=departure_time,
+                )
+            )
+    return routes, unplaced
 
 
 def _add_stops(route, actor, service_ids, first_sequence):
@@ -109,7 +165,10 @@ def _flow_actor(actor):
 
 
 def _lock_planned(route):
-    route = Route.objects.select_for_update().get(pk=route.pk)
+    return _require_planned(Route.objects.select_for_update().get(pk=route.pk))
+
+
+def _require_planned(route):
     if route.status != RouteStatus.PLANNED:
         raise Conflict(
             _("This route is %(status)s: only planned routes can be changed.")
@@ -127,6 +186,7 @@ def route_add_services(*, route, actor, services):
         existing = set(route.stops.values_list("service_id", flat=True))
         ids = [service.pk for service in services if service.pk not in existing]
         _add_stops(route, actor, ids, first_sequence=last + 1)
+        planning.route_refresh_plan(route)
     return route
 
 
@@ -140,6 +200,7 @@ def route_remove_service(*, route, actor, service):
         stop.delete()
         _renumber(route)
         _back_to_pending(service, actor, route)
+        planning.route_refresh_plan(route)
     return route
 
 
@@ -164,6 +225,43 @@ def route_reorder(*, route, stop_ids):
         for sequence, stop_id in enumerate(stop_ids, start=1):
             stops[stop_id].sequence = sequence
         Stop.objects.bulk_update(stops.values(), ["sequence"])
+        planning.route_refresh_plan(route)
+    return route
+
+
+def route_optimize(*, route, time_limit_s=None, progress=None):
+    """Puts a planned route in the optimizer's order and stores its plan. The search runs outside
+    any transaction; if stops were added or removed meanwhile, Conflict (optimize again)."""
+    route = _require_planned(Route.objects.get(pk=route.pk))  # refuse before searching
+    order = planning.optimized_order(route, time_limit_s=time_limit_s, progress=progress)
+    with transaction.atomic():
+        route = _lock_planned(route)
+        if set(route.stops.values_list("pk", flat=True)) != set(order):
+            raise Conflict(
+                _("The route changed while it was being optimized; optimize it again."),
+                code="route_changed",
+            )
+        return route_reorder(route=route, stop_ids=order)
+
+
+def route_update_plan(*, route, departure_time=None, start=None, end=None):
+    """Changes when and where a planned route starts or ends; start and end are
+    (address, lat, lng) or None to leave them. Stores the new plan."""
+    with transaction.atomic():
+        route = _lock_planned(route)
+        fields = ["updated_at"]
+        if departure_time is not None:
+            route.departure_time = departure_time
+            fields.append("departure_time")
+        for name, place in (("start", start), ("end", end)):
+            if place is not None:
+                address, lat, lng = place
+                setattr(route, f"{name}_address", address)
+                setattr(route, f"{name}_lat", lat)
+                setattr(route, f"{name}_lng", lng)
+                fields += [f"{name}_address", f"{name}_lat", f"{name}_lng"]
+        route.save(update_fields=fields)
+        planning.route_refresh_plan(route)
     return route
 
 
@@ -331,3 +429,25 @@ def stop_change_status(
                 data={"route_id": stop.route_id, "stop_id": stop.pk},
             )
     return stop
+
+
+def stops_drop_stale(*, service_id):
+    """Takes a service that left its route from elsewhere (cancelled, or put back to pending by
+    hand on the services page) out of the route: a planned route loses the stop and is re-planned
+    (it was never an attempt); a route under way keeps it as cancelled. Idempotent."""
+    with transaction.atomic():
+        stale = list(
+            Stop.objects.select_for_update()
+            .filter(service_id=service_id, status=StopStatus.PENDING)
+            .exclude(service__status=ServiceStatus.ROUTED)
+            .select_related("route")
+        )
+        for stop in stale:
+            if stop.route.status == RouteStatus.PLANNED:
+                stop.delete()
+                _renumber(stop.route)
+                planning.route_refresh_plan(stop.route)
+            else:
+                stop.status = StopStatus.CANCELLED
+                stop.save(update_fields=["status"])
+    return len(stale)

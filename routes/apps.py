@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class RoutesConfig(AppConfig):
     name = "routes"
     verbose_name = _("Routes")
+
+    def ready(self):
+        from services.signals import service_event_recorded
+
+        from .receivers import on_service_event_recorded
+
+        service_event_recorded.connect(
+            on_service_event_recorded,
+            dispatch_uid="routes.receivers.on_service_event_recorded",
+        )

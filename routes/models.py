@@ -1,5 +1,7 @@
 """Routes and their stops: the ordered attempts one driver runs with one vehicle."""
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -63,6 +65,11 @@ class Route(TenantModel):
     end_date = models.DateField(_("end date"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=12, choices=RouteStatus.choices, default=RouteStatus.PLANNED
+    )
+    departure_time = models.TimeField(
+        _("departure time"),
+        default=time(8, 0),
+        help_text=_("When the driver leaves the start address, local time; plans count from it."),
     )
     start_address = models.CharField(_("start address"), max_length=300, blank=True)
     start_lat = models.FloatField(null=True, blank=True)
@@ -144,3 +151,52 @@ class Stop(TenantModel):
 
     def __str__(self):
         return f"{self.route} #{self.sequence}: {self.service}"
+
+
+class PlanningJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class PlanningJob(TenantModel):
+    """Optimizing in the background (many services split among many drivers, or one large route):
+    what was asked, how far the search is, and what came of it."""
+
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=PlanningJobStatus.choices,
+        default=PlanningJobStatus.QUEUED,
+    )
+    date = models.DateField(_("date"))
+    # {"services": [ids], "crews": [[driver_id, vehicle_id], ...], "branch": id | null,
+    #  "departure_time": "HH:MM"} for a split; {"route": id} to optimize one route.
+    request = models.JSONField(default=dict)
+    # {"routes": [ids], "unassigned": [service ids]} when done.
+    result = models.JSONField(default=dict, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("planning job")
+        verbose_name_plural = _("planning jobs")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PlanningJobStatus.values), name="planningjob_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} · {self.get_status_display()}"
+
+    @property
+    def is_finished(self):
+        return self.status in (PlanningJobStatus.DONE, PlanningJobStatus.FAILED)

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 
 from pyvrp import Model
-from pyvrp.stop import MaxRuntime
 
 from routes.matrix import get_provider
 
@@ -54,7 +53,7 @@ class Vehicle:
     capacity_kg: float | None = None  # None = unlimited
     capacity_m3: float | None = None
     speed_kmh: float = 25
-    start: tuple = (0.0, 0.0)
+    start: tuple | None = (0.0, 0.0)  # None = the route starts at its first stop
     end: tuple | None = None  # None = the route ends at its last stop (open route)
     shift: tuple = (0, 24 * 3600)  # (start_s, end_s): leave no earlier, be back no later
 
@@ -92,8 +91,28 @@ def _scaled(value, factor):
     return UNLIMITED if value is None else round(value * factor)
 
 
-def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
-    """Assigns and orders the stops; returns a Plan."""
+class _Deadline:
+    """PyVRP's stopping criterion (called once per iteration): stops at the time limit and reports
+    the share of it spent to `progress(fraction)` at most every half second."""
+
+    def __init__(self, limit_s, progress):
+        self.limit_s, self.progress = limit_s, progress
+        self.started = self.reported = None
+
+    def __call__(self, best_cost):
+        now = time.monotonic()
+        if self.started is None:
+            self.started = self.reported = now
+        elapsed = now - self.started
+        if self.progress is not None and now - self.reported >= 0.5:
+            self.reported = now
+            self.progress(min(elapsed / self.limit_s, 1.0))
+        return elapsed > self.limit_s
+
+
+def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1, progress=None):
+    """Assigns and orders the stops; returns a Plan. `progress(fraction)`, if given, hears how much
+    of the time limit has passed while the search runs."""
     stops, vehicles = list(problem.stops), list(problem.vehicles)
     if not stops or not vehicles:
         return Plan(routes={v.id: [] for v in vehicles}, unassigned=[s.id for s in stops])
@@ -108,21 +127,21 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
             _scaled(vehicle.capacity_kg, KG),
             _scaled(vehicle.capacity_m3, M3),
             vehicle.speed_kmh,
-            tuple(vehicle.start),
+            None if vehicle.start is None else tuple(vehicle.start),
             None if vehicle.end is None else tuple(vehicle.end),
             tuple(vehicle.shift),
         )
         groups.setdefault(key, []).append(vehicle.id)
 
-    # Points: depots (vehicle starts and ends), then the stops. One open-route end, if needed, is a
-    # virtual location that every location reaches at no cost.
+    # Points: depots (vehicle starts and ends), then the stops. An open start or end, if needed, is
+    # one virtual location that reaches and is reached by every location at no cost.
     depot_points = []
     for key in groups:
         for point in (key[3], key[4]):
             if point is not None and point not in depot_points:
                 depot_points.append(point)
     points = depot_points + [tuple(s.point) for s in stops]
-    open_end = any(key[4] is None for key in groups)
+    open_point = any(key[3] is None or key[4] is None for key in groups)
     speeds = sorted({key[2] for key in groups})
     matrices = {speed: provider.matrix(points, speed_kmh=speed) for speed in speeds}
 
@@ -143,7 +162,7 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
     model = Model()
     locations = [model.add_location(0, 0) for _ in keep]
     depots = {point: model.add_depot(locations[i]) for i, point in enumerate(depot_points)}
-    if open_end:
+    if open_point:
         open_location = model.add_location(0, 0)
         open_depot = model.add_depot(open_location)
     for index, stop in enumerate(stops_in_model):
@@ -166,9 +185,10 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
             for j, to in zip(keep, locations, strict=True):
                 if i != j:
                     model.add_edge(frm, to, distances[i][j], durations[i][j], profile=profile)
-                if open_end:
-                    model.add_edge(frm, open_location, 0, 0, profile=profile)
-        if open_end:
+            if open_point:
+                model.add_edge(frm, open_location, 0, 0, profile=profile)
+                model.add_edge(open_location, frm, 0, 0, profile=profile)
+        if open_point:
             model.add_edge(open_location, open_location, 0, 0, profile=profile)
 
     type_vehicles = []
@@ -177,7 +197,7 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
         model.add_vehicle_type(
             num_available=len(ids),
             capacity=[cap_kg, cap_m3],
-            start_depot=depots[start],
+            start_depot=open_depot if start is None else depots[start],
             end_depot=open_depot if end is None else depots[end],
             tw_early=int(shift_start),
             tw_late=int(shift_end),
@@ -188,7 +208,7 @@ def solve(problem, *, time_limit_s=None, seed=1, duration_cost_per_s=1):
         type_vehicles.append(list(ids))
 
     started = time.monotonic()
-    result = model.solve(MaxRuntime(time_limit_s), seed=seed, display=False)
+    result = model.solve(_Deadline(time_limit_s, progress), seed=seed, display=False)
     logger.info(
         "solved %s stops, %s vehicles in %.1f s (limit %s s): cost %s, feasible %s",
         len(stops),
@@ -207,7 +227,8 @@ def _serves_alone(key, stop, durations, points, stop_index):
     if _scaled(stop.demand_kg, KG) > cap_kg or _scaled(stop.demand_m3, M3) > cap_m3:
         return False
     early, late = stop.window if stop.window is not None else (shift_start, shift_end)
-    arrival = max(shift_start + durations[points.index(start)][stop_index], early)
+    travel = 0 if start is None else durations[points.index(start)][stop_index]
+    arrival = max(shift_start + travel, early)
     if arrival > late:
         return False
     if end is None:

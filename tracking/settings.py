@@ -218,6 +218,12 @@ TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
 # webhook cannot reach the platform's own network or a cloud metadata service.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG)
 
+# Travel matrices from an OSRM server (routes.matrix.OsrmProvider) when OSRM_URL is set; without it
+# distances and times are haversine estimates. The timeout is per request (seconds).
+OSRM_URL = env.str("OSRM_URL", default="")
+OSRM_PROFILE = env.str("OSRM_PROFILE", default="driving")
+OSRM_TIMEOUT_S = env.float("OSRM_TIMEOUT_S", default=10)
+
 # Security: strict by default when DEBUG is off; behind a TLS-terminating proxy that sets
 # X-Forwarded-Proto, requests are recognised as https.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
