@@ -10,6 +10,10 @@ def on_service_event_recorded(sender, *, event_id, **kwargs):
     """A routed service cancelled or put back to pending loses its pending stop."""
     from .tasks import drop_stale_stops
 
-    event = ServiceEvent.objects.filter(pk=event_id).values("service_id", "to_status").first()
-    if event and event["to_status"] in LEAVING:
+    event = (
+        ServiceEvent.objects.filter(pk=event_id)
+        .values("service_id", "from_status", "to_status")
+        .first()
+    )
+    if event and event["from_status"] == ServiceStatus.ROUTED and event["to_status"] in LEAVING:
         drop_stale_stops.delay_on_commit(event["service_id"])

@@ -12,7 +12,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import access
-from accounts.models import Agency, Branch, Carrier, FailureReason, Partner, StatusChangeReason
+from accounts.models import (
+    Agency,
+    Branch,
+    Carrier,
+    Driver,
+    FailureReason,
+    Partner,
+    StatusChangeReason,
+)
 from accounts.settings_forms import STATE_FIELD_CHOICES, ContactCleaning, TenantModelForm
 from tracking.lib import br
 
@@ -66,6 +74,13 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
+class DriverChoiceField(forms.ModelChoiceField):
+    """Drivers by name, with the username that tells two of the same name apart."""
+
+    def label_from_instance(self, obj):
+        return f"{obj} ({obj.username})"
+
+
 class ServiceFilterForm(forms.Form):
     """The services list's filters, sort and page size; an invalid value is ignored (and shown
     as an error next to its field), never a reason to fail the page."""
@@ -86,6 +101,8 @@ class ServiceFilterForm(forms.Form):
     partner = forms.ModelChoiceField(
         label=_("Partner"), queryset=Partner.objects.none(), required=False
     )
+    # Services with a stop (an attempt) on one of the driver's routes.
+    driver = DriverChoiceField(label=_("Driver"), queryset=Driver.objects.none(), required=False)
     customer = forms.CharField(
         label=_("Customer"),
         required=False,
@@ -122,6 +139,11 @@ class ServiceFilterForm(forms.Form):
                 "pk", "name", *(["trade_name"] if model is Carrier else [])
             )
             self.fields[name].empty_label = empty
+        # The drivers the user may see (a branch's or carrier's own, when narrowed to one).
+        self.fields["driver"].queryset = access.scope(user, Driver.objects.all()).only(
+            "pk", "first_name", "last_name", "username"
+        )
+        self.fields["driver"].empty_label = _("All drivers")
         _style(self, small=True)
         self.is_valid()
 

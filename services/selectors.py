@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 from django.utils.dateparse import parse_datetime
 
 from accounts import access
@@ -58,6 +58,7 @@ class ServiceFilters:
     branch: object = None
     carrier: object = None
     partner: object = None
+    driver: object = None
     customer: str = ""
     invoice: str = ""
     order: str = ""
@@ -112,6 +113,8 @@ def _filtered(services, filters, tzinfo, *, with_status=True):
         value = getattr(filters, name)
         if value is not None:
             services = services.filter(**{name: value})
+    if filters.driver is not None:
+        services = services.filter(_routed_to(filters.driver))
     if filters.customer:
         services = services.filter(_customer_match(filters.customer))
     if filters.invoice:
@@ -121,6 +124,13 @@ def _filtered(services, filters, tzinfo, *, with_status=True):
     if filters.q:
         services = services.filter(_text_match(filters.q.strip()))
     return services
+
+
+def _routed_to(driver):
+    """Services with a stop (any attempt) on one of the driver's routes. A subquery rather than a
+    join, so a service with several such stops is still one row; and a lookup by name, as
+    services do not import routes (routes depend on services)."""
+    return Exists(Service.objects.filter(pk=OuterRef("pk"), stops__route__driver_id=driver.pk))
 
 
 def _day_range(field, first, last, tzinfo):

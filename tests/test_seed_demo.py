@@ -22,7 +22,8 @@ from accounts.models import (
     User,
     Vehicle,
 )
-from services.models import Service
+from routes.models import Route, RouteStatus, Stop
+from services.models import Service, ServiceStatus
 from tracking.lib.br import (
     normalise_cnpj,
     normalise_cpf,
@@ -49,6 +50,8 @@ TENANT_MODELS = [
     ChatTicketType,
     Agency,
     Service,
+    Route,
+    Stop,
 ]
 MODELS = [*TENANT_MODELS, NotificationTemplate]
 
@@ -179,6 +182,20 @@ def test_every_document_phone_and_postal_code_is_valid(capsys):
         assert row.phone and normalise_phone(row.phone) == row.phone, row
     for row in [*parties, *customers, *Service.objects.filter(account=account)]:
         assert normalise_postal_code(row.postal_code) == row.postal_code, row
+
+
+def test_the_demo_has_todays_planned_routes_for_its_own_drivers(capsys):
+    seed(capsys)
+    account = Account.objects.get(slug="demo")
+    routes = Route.objects.filter(account=account, date=account.today())
+    assert routes.count() >= 2
+    for route in routes:
+        assert route.status == RouteStatus.PLANNED
+        assert route.driver.carrier_id is None  # the carrier's driver is left to route by hand
+        assert route.planned_distance_m > 0 and route.start_lat is not None
+        assert route.stops.exists()
+        assert not route.stops.exclude(service__status=ServiceStatus.ROUTED).exists()
+    assert Service.objects.filter(account=account, status=ServiceStatus.PENDING).exists()
 
 
 def test_running_twice_creates_no_duplicates(capsys):

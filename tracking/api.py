@@ -65,3 +65,4 @@ driver_api = build_api(
 
 integration_api.add_router("/services", "services.api.router")
 integration_api.add_router("/services", "scheduling.api.router")
+integration_api.add_router("/routes", "routes.api.router")
