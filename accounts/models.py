@@ -35,6 +35,23 @@ class Account(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text=_("After this many failed attempts a service is returned to the sender."),
     )
+    # What the driver app is told (driver API `me`).
+    position_interval_s = models.PositiveSmallIntegerField(
+        _("position interval (s)"),
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(600)],
+        help_text=_("How often the driver app sends its GPS positions during a route."),
+    )
+    signature_required = models.BooleanField(
+        _("signature required"),
+        default=False,
+        help_text=_("A delivery can be completed only with the receiver's signature."),
+    )
+    photo_required = models.BooleanField(
+        _("photo required"),
+        default=False,
+        help_text=_("A delivery can be completed only with a photo."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -458,6 +475,11 @@ class Driver(TenantModel):
     )
     is_active = models.BooleanField(_("active"), default=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # The latest GPS point (by phone time), kept here for the live map.
+    last_lat = models.FloatField(null=True, blank=True)
+    last_lng = models.FloatField(null=True, blank=True)
+    last_position_at = models.DateTimeField(_("last position"), null=True, blank=True)
+    battery_pct = models.PositiveSmallIntegerField(_("battery (%)"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

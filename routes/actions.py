@@ -377,6 +377,8 @@ def stop_change_status(
         stop = Stop.objects.select_for_update().select_related("route").get(pk=stop.pk)
         if stop.status == to_status:
             return stop
+        if _is_late_step(stop, to_status, recorded_at):
+            return _record_late_step(stop, to_status, actor, recorded_at, point)
         if stop.route.status != RouteStatus.IN_PROGRESS:
             raise Conflict(_("Start the route first."), code="route_not_started")
         require_transition(
@@ -428,6 +430,50 @@ def stop_change_status(
                 recorded_at=recorded_at,
                 data={"route_id": stop.route_id, "stop_id": stop.pk},
             )
+    return stop
+
+
+# Steps on the way to a stop's outcome, and the statuses that come after each.
+LATE_STEP_AFTER = {
+    StopStatus.IN_PROGRESS: {
+        StopStatus.ARRIVED,
+        StopStatus.PAUSED,
+        StopStatus.DONE,
+        StopStatus.FAILED,
+    },
+    StopStatus.ARRIVED: {StopStatus.PAUSED, StopStatus.DONE, StopStatus.FAILED},
+}
+
+
+def _is_late_step(stop, to_status, recorded_at):
+    """Whether the phone reports a step (started, arrived) that it took before the stop's
+    current status but that reaches the server after it: offline phones send in any order."""
+    if stop.status not in LATE_STEP_AFTER.get(to_status, ()):
+        return False
+    latest = max((t for t in (stop.started_at, stop.arrived_at, stop.left_at) if t), default=None)
+    return latest is None or recorded_at <= latest
+
+
+def _record_late_step(stop, to_status, actor, recorded_at, point):
+    """Keeps a late step in the history at its phone time without undoing what came after."""
+    lat, lng = point if point else (None, None)
+    fields = []
+    if to_status == StopStatus.IN_PROGRESS and stop.started_at is None:
+        stop.started_at, stop.started_lat, stop.started_lng = recorded_at, lat, lng
+        fields = ["started_at", "started_lat", "started_lng"]
+    if to_status == StopStatus.ARRIVED and stop.arrived_at is None:
+        stop.arrived_at, stop.arrived_lat, stop.arrived_lng = recorded_at, lat, lng
+        fields = ["arrived_at", "arrived_lat", "arrived_lng"]
+    if not fields:  # already known: a replay
+        return stop
+    stop.save(update_fields=fields)
+    service_record_event(
+        service=stop.service,
+        actor=actor,
+        kind=EventKind.ROUTE,
+        recorded_at=recorded_at,
+        data={"route_id": stop.route_id, "stop_id": stop.pk, "stop": to_status, "point": point},
+    )
     return stop
 
 

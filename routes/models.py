@@ -7,7 +7,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Branch, Driver, FailureReason, TenantModel, Vehicle
+from accounts.models import (
+    Branch,
+    ChatTicketType,
+    Driver,
+    FailureReason,
+    TenantModel,
+    Vehicle,
+)
 from services.models import Service
 
 
@@ -78,6 +85,7 @@ class Route(TenantModel):
     end_lat = models.FloatField(null=True, blank=True)
     end_lng = models.FloatField(null=True, blank=True)
     planned_distance_m = models.PositiveIntegerField(_("planned distance (m)"), default=0)
+    eta_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     planned_duration_s = models.PositiveIntegerField(_("planned duration (s)"), default=0)
     travelled_distance_m = models.PositiveIntegerField(_("travelled distance (m)"), default=0)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -122,6 +130,10 @@ class Stop(TenantModel):
     )
     planned_arrival = models.DateTimeField(_("planned arrival"), null=True, blank=True)
     eta = models.DateTimeField(_("current ETA"), null=True, blank=True)
+    # The ETA as a window (earliest, latest) and when it was computed.
+    eta_earliest = models.DateTimeField(null=True, blank=True)
+    eta_latest = models.DateTimeField(null=True, blank=True)
+    eta_computed_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     started_lat = models.FloatField(null=True, blank=True)
     started_lng = models.FloatField(null=True, blank=True)
@@ -200,3 +212,158 @@ class PlanningJob(TenantModel):
     @property
     def is_finished(self):
         return self.status in (PlanningJobStatus.DONE, PlanningJobStatus.FAILED)
+
+
+class Position(models.Model):
+    """One GPS point from a driver's phone, at the phone's time. One per (driver, recorded_at):
+    a batch sent twice stores nothing twice."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="positions")
+    # The route in progress when the point was taken, if any: a route's path is its positions.
+    route = models.ForeignKey(
+        Route, on_delete=models.SET_NULL, null=True, blank=True, related_name="positions"
+    )
+    recorded_at = models.DateTimeField(_("recorded at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    lat = models.FloatField()
+    lng = models.FloatField()
+    accuracy_m = models.FloatField(null=True, blank=True)
+    speed_mps = models.FloatField(null=True, blank=True)
+    heading_deg = models.FloatField(null=True, blank=True)
+    battery_pct = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("position")
+        verbose_name_plural = _("positions")
+        constraints = [
+            models.UniqueConstraint(fields=["driver", "recorded_at"], name="position_unique_time"),
+        ]
+        indexes = [
+            models.Index(fields=["route", "recorded_at"]),
+            models.Index(fields=["account", "recorded_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.driver} {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+
+class EvidenceKind(models.TextChoices):
+    SIGNATURE = "signature", _("Signature")
+    PHOTO = "photo", _("Photo")
+    LABEL = "label", _("Label")
+
+
+class Evidence(TenantModel):
+    """Proof of delivery sent by the driver app for a stop: an image re-encoded by the server
+    (metadata stripped), with a thumbnail and the barcodes read from it."""
+
+    stop = models.ForeignKey(Stop, on_delete=models.CASCADE, related_name="evidence")
+    kind = models.CharField(_("kind"), max_length=10, choices=EvidenceKind.choices)
+    image = models.ImageField(_("image"), upload_to="evidence/%Y/%m/")
+    thumbnail = models.ImageField(_("thumbnail"), upload_to="evidence/%Y/%m/thumbs/")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    barcodes = models.JSONField(_("barcodes"), default=list, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        ordering = ["stop", "recorded_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=EvidenceKind.values), name="evidence_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.stop} · {self.get_kind_display()}"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Conversation(TenantModel):
+    """A support chat between a route's driver and the call centre, about the route or one of
+    its stops. Closing it names a chat ticket type."""
+
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="conversations")
+    stop = models.ForeignKey(
+        Stop, on_delete=models.CASCADE, null=True, blank=True, related_name="conversations"
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=ConversationStatus.choices,
+        default=ConversationStatus.OPEN,
+    )
+    ticket_type = models.ForeignKey(
+        ChatTicketType,
+        verbose_name=_("ticket type"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+    )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        ordering = ["-last_message_at", "-pk"]
+        constraints = [
+            # One open conversation about the route, and one per stop (two partial constraints:
+            # NULLs are distinct in a plain unique constraint on every backend).
+            models.UniqueConstraint(
+                fields=["route"],
+                condition=Q(status="open", stop__isnull=True),
+                name="conversation_one_open_per_route",
+            ),
+            models.UniqueConstraint(
+                fields=["route", "stop"],
+                condition=Q(status="open", stop__isnull=False),
+                name="conversation_one_open_per_stop",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "status", "last_message_at"])]
+
+    def __str__(self):
+        return f"{self.route} · {self.get_status_display()}"
+
+
+class MessageAuthor(models.TextChoices):
+    DRIVER = "driver", _("Driver")
+    SUPPORT = "support", _("Support")
+    SYSTEM = "system", _("System")
+
+
+class Message(TenantModel):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.CharField(_("from"), max_length=8, choices=MessageAuthor.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    text = models.TextField(_("text"), max_length=2000)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+    # When support first read a driver's message (unread counts), or the driver one of support's.
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["conversation", "pk"]
+        indexes = [models.Index(fields=["conversation", "read_at"])]
+
+    def __str__(self):
+        return self.text[:60]
+

@@ -66,3 +66,6 @@ driver_api = build_api(
 integration_api.add_router("/services", "services.api.router")
 integration_api.add_router("/services", "scheduling.api.router")
 integration_api.add_router("/routes", "routes.api.router")
+driver_api.add_router("", "routes.driver_api.router")
+driver_api.add_router("", "routes.positions_api.router")
+driver_api.add_router("", "routes.evidence_api.router")

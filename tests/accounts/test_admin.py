@@ -132,10 +132,14 @@ def test_manager_changes_own_account_language_but_not_its_slug(client_of, manage
             "country": "BR",
             "slug": "stolen",
             "max_attempts": 3,
+            "position_interval_s": 15,
+            "signature_required": "on",
         },
     )
     assert response.status_code == 302
     account.refresh_from_db()
+    # What the driver app is told to do is the account's to set.
+    assert (account.position_interval_s, account.signature_required) == (15, True)
     assert (account.name, account.time_zone, account.language, account.slug) == (
         "Acme Brasil",
         "America/Manaus",
@@ -178,6 +182,7 @@ def test_a_new_account_created_in_the_admin_starts_with_its_defaults(client):
             "language": "pt-br",
             "country": "BR",
             "max_attempts": 3,
+            "position_interval_s": 30,
             "is_active": "on",
         },
     )
