@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from services.actions import Actor, service_change_status, service_record_event
-from services.models import EventKind, Service, ServiceStatus
-from tracking.lib.errors import Conflict, DomainError
+from services.models import EventKind, Package, Service, ServiceStatus
+from tracking.lib.errors import Conflict, DomainError, Invalid
 from tracking.lib.transitions import require_transition
 
 from . import planning
@@ -16,6 +16,7 @@ from .models import (
     FINAL_STOP_STATUSES,
     ROUTE_TRANSITIONS,
     STOP_TRANSITIONS,
+    EvidenceKind,
     Route,
     RouteStatus,
     Stop,
@@ -368,6 +369,7 @@ def stop_change_status(
     receiver_name="",
     receiver_document="",
     comment="",
+    data=None,
 ):
     """Moves a stop along its machine and its service along with it, recording when and where
     on the phone. Repeating the current status is a no-op (phones retry). Raises Conflict for a
@@ -390,15 +392,13 @@ def stop_change_status(
         )
         if to_status == StopStatus.FAILED:
             if failure_reason is None or failure_reason.account_id != stop.account_id:
-                raise DomainError(
-                    _("Choose why the delivery failed."),
-                    code="failure_reason_required",
-                    fields={"reason_id": []},
+                message = _("Choose why the delivery failed.")
+                raise Invalid(
+                    message, code="failure_reason_required", fields={"reason_id": [message]}
                 )
             if failure_reason.requires_description and not failure_description.strip():
-                raise DomainError(
-                    _("Describe what happened."), code="invalid", fields={"description": []}
-                )
+                message = _("Describe what happened.")
+                raise Invalid(message, fields={"description": [message]})
         fields = ["status"]
         lat, lng = point if point else (None, None)
         if to_status == StopStatus.IN_PROGRESS and stop.started_at is None:
@@ -428,9 +428,68 @@ def stop_change_status(
                 note=failure_description or comment,
                 point=point,
                 recorded_at=recorded_at,
-                data={"route_id": stop.route_id, "stop_id": stop.pk},
+                data={"route_id": stop.route_id, "stop_id": stop.pk, **(data or {})},
             )
     return stop
+
+
+# Evidence kinds that satisfy each proof rule of the account.
+PROOFS = {
+    "signature": {EvidenceKind.SIGNATURE},
+    "photo": {EvidenceKind.PHOTO, EvidenceKind.LABEL},
+}
+
+
+def stop_complete(
+    *, stop, actor, recorded_at=None, point=None, receiver_name="", receiver_document="",
+    comment="", barcodes=(),
+):  # fmt: skip
+    """Completes a stop with its proof: scanned barcodes must be the service's packages (Invalid
+    naming the others) and the account's proof rules must be met by the stop's evidence (Invalid,
+    code proof_required, naming what is missing). Returns (stop, missing_packages): the packages
+    neither scanned nor read from a label. Scanned barcodes go into the event."""
+    barcodes = list(barcodes)
+    with transaction.atomic():
+        locked = Stop.objects.select_for_update().select_related("account").get(pk=stop.pk)
+        packages = list(
+            Package.objects.filter(service_id=locked.service_id).values_list("barcode", flat=True)
+        )
+        unknown = [barcode for barcode in barcodes if barcode not in packages]
+        if unknown:
+            raise Invalid(
+                _("Not packages of this service: %(barcodes)s.") % {"barcodes": ", ".join(unknown)},
+                fields={"barcodes": unknown},
+            )
+        evidence = list(locked.evidence.values_list("kind", "barcodes"))
+        if locked.status != StopStatus.DONE:  # a repeat of a completion needs nothing more
+            _require_proof(locked.account, {kind for kind, _codes in evidence})
+        stop = stop_change_status(
+            stop=locked,
+            to_status=StopStatus.DONE,
+            actor=actor,
+            recorded_at=recorded_at,
+            point=point,
+            receiver_name=receiver_name,
+            receiver_document=receiver_document,
+            comment=comment,
+            data={"barcodes": barcodes} if barcodes else None,
+        )
+    seen = set(barcodes).union(*(codes or [] for _kind, codes in evidence))
+    return stop, [barcode for barcode in packages if barcode not in seen]
+
+
+def _require_proof(account, kinds):
+    missing = {}
+    if account.signature_required and not PROOFS["signature"] & kinds:
+        missing["signature"] = [_("The receiver's signature is required.")]
+    if account.photo_required and not PROOFS["photo"] & kinds:
+        missing["photo"] = [_("A photo is required.")]
+    if missing:
+        raise Invalid(
+            _("Upload the proof of delivery first: %(missing)s.") % {"missing": ", ".join(missing)},
+            code="proof_required",
+            fields=missing,
+        )
 
 
 # Steps on the way to a stop's outcome, and the statuses that come after each.

@@ -366,4 +366,3 @@ class Message(TenantModel):
 
     def __str__(self):
         return self.text[:60]
-
