@@ -23,10 +23,14 @@ HEADER = "Idempotency-Key"
 KEEP_FOR = timedelta(days=2)
 
 
-def idempotent(caller_of):
+def idempotent(caller_of, fingerprint=None):
     """Decorates a django-ninja operation that returns plain JSON data (dicts and lists) or
     ninja.Status(status, data). caller_of(request) names the caller ("api:<key id>", a device),
-    so two callers' keys never collide. Without the header the call runs as usual."""
+    so two callers' keys never collide. Without the header the call runs as usual.
+
+    fingerprint(request) gives the bytes that tell two requests apart; the default is the raw
+    body, which Django no longer gives once it parsed a multipart form: use
+    multipart_fingerprint for uploads."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -37,8 +41,9 @@ def idempotent(caller_of):
             if len(key) > 200 or "\x00" in key:
                 return _error(422, "invalid", f"{HEADER} must be at most 200 printable characters.")
             caller = caller_of(request)
+            body = fingerprint(request) if fingerprint else (request.body or b"")
             digest = hashlib.sha256(
-                request.method.encode() + request.path.encode() + (request.body or b"")
+                request.method.encode() + request.path.encode() + body
             ).hexdigest()
             try:
                 with transaction.atomic():
@@ -77,6 +82,23 @@ def idempotent(caller_of):
         return wrapper
 
     return decorator
+
+
+def multipart_fingerprint(request):
+    """The form fields and the uploaded files' contents of a multipart request, as bytes that are
+    equal for equal requests: ninja has parsed request.POST and request.FILES before the view
+    runs, and then reading request.body raises RawPostDataException. File names are left out
+    (the content is what is stored)."""
+    fields = sorted((name, request.POST.getlist(name)) for name in request.POST)
+    files = []
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            content = hashlib.sha256()
+            for chunk in upload.chunks():
+                content.update(chunk)
+            upload.seek(0)
+            files.append((name, content.hexdigest()))
+    return json.dumps([fields, files]).encode()
 
 
 def _error(status, code, message):

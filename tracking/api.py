@@ -27,7 +27,7 @@ def build_api(*, title, version, urls_namespace, description=""):
             location = [
                 str(part)
                 for part in error.get("loc", ())
-                if part not in ("body", "payload", "query", "path", "header")
+                if part not in ("body", "payload", "query", "path", "header", "form", "file")
             ]
             fields.setdefault(".".join(location) or "__all__", []).append(error.get("msg", ""))
         payload = error_payload("invalid", "The request has invalid fields.", fields)
