@@ -296,6 +296,7 @@ def route_start(*, route, actor, recorded_at=None, point=None):
         route.started_at = recorded_at or timezone.now()
         route.save(update_fields=["status", "started_at", "updated_at"])
         _route_event(route, actor, "started", recorded_at, point)
+        _refresh_eta_after_commit(route.pk)
     return route
 
 
@@ -344,6 +345,18 @@ def _cancel_pending_stops(route, actor):
         stop.save(update_fields=["status"])
         if stop.service.status == ServiceStatus.ROUTED:
             _back_to_pending(stop.service, actor, route)
+
+
+def _refresh_eta_after_commit(route_id):
+    """A step of the driver changes every later ETA: refresh them at once (not throttled like
+    positions are), after the step is committed."""
+
+    def enqueue():
+        from .tasks import refresh_route_eta
+
+        refresh_route_eta.delay(route_id)
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _route_event(route, actor, what, recorded_at, point):
@@ -418,6 +431,16 @@ def stop_change_status(
             ]  # fmt: skip
         stop.status = to_status
         stop.save(update_fields=fields)
+        _refresh_eta_after_commit(stop.route_id)
+        if to_status == StopStatus.ARRIVED:  # no status of the service, but part of its history
+            service_record_event(
+                service=stop.service,
+                actor=actor,
+                kind=EventKind.ROUTE,
+                recorded_at=recorded_at,
+                data={"route_id": stop.route_id, "stop_id": stop.pk, "stop": "arrived",
+                      "point": point},
+            )  # fmt: skip
         service_status = SERVICE_STATUS_FOR_STOP.get(to_status)
         if service_status is not None:
             service_change_status(

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import actions, jobs
+from . import actions, jobs, positions
+from .models import Route, RouteStatus
 
 
 @shared_task(acks_late=True, soft_time_limit=5 * 60, time_limit=6 * 60)
@@ -16,3 +17,24 @@ def run_planning_job(job_id):
 def drop_stale_stops(service_id):
     """Cancels the pending stops of a service that left its route (see routes.receivers)."""
     return actions.stops_drop_stale(service_id=service_id)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def refresh_route_eta(route_id):
+    """Refreshes the ETAs of a route in progress (queued by its positions, at most every 30 s,
+    and by refresh_active_etas). Idempotent; a route no longer in progress is left alone."""
+    route = (
+        Route.objects.select_related("driver", "vehicle", "branch", "account")
+        .filter(pk=route_id, status=RouteStatus.IN_PROGRESS)
+        .first()
+    )
+    if route is not None:
+        positions.route_refresh_eta(route)
+
+
+@shared_task(soft_time_limit=50, time_limit=60)
+def refresh_active_etas():
+    """Every minute (beat): queues refresh_route_eta for each route in progress whose ETAs are
+    older than 30 s; one task per route, so routes refresh in parallel and a slow one (an OSRM
+    timeout) holds up no other."""
+    return positions.routes_refresh_due_etas()

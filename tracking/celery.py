@@ -45,6 +45,12 @@ app.conf.update(
             "task": "services.tasks.purge_webhook_deliveries",
             "schedule": crontab(minute=7, hour=4),
         },
+        # ETAs of routes in progress whose positions did not refresh them in the last 30 s
+        # (a driver without signal, a broker that was down when the positions came).
+        "routes-refresh-active-etas": {
+            "task": "routes.tasks.refresh_active_etas",
+            "schedule": 60.0,
+        },
         "accounts-purge-expired-sessions": {
             "task": "accounts.tasks.purge_expired_sessions",
             "schedule": crontab(minute=17, hour=3),
