@@ -4,15 +4,20 @@ shows moving drivers, changing stops and ETAs.
 Each driver logs in like the app, starts the route, and moves stop by stop as routes.simulation
 draws it (personal pace, traffic by hour, time on site, GPS noise, some failures), sending
 positions in batches and every step with an Idempotency-Key; a request that gets no answer is
-retried with the same key, as a phone would. Time runs `--speedup` times faster than the clock;
-phone times are the real clock, so the server accepts them.
+retried with the same key, as a phone would.
+
+Time runs `--speedup` times faster than the clock. Phone times must stay plausible (the server
+refuses points from the future and points that imply impossible speeds), so with a speedup the
+simulated day is placed so that it ends when the last request is sent: phone time =
+start + t - D * (1 - 1/speedup), for an event t seconds into a day of D seconds. At 1 (the
+default) phone times are the real clock and the drivers look live on the tracking page.
 """
 
 import random
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 from django.core.management.base import BaseCommand, CommandError
@@ -73,10 +78,6 @@ class DriverClient:
         return self.request("GET", path, params=params)
 
 
-def _now():
-    return timezone.now().isoformat()
-
-
 class Command(BaseCommand):
     help = "Drives the demo's drivers through today's routes over the HTTP driver API."
 
@@ -85,7 +86,9 @@ class Command(BaseCommand):
         parser.add_argument("--account", default="demo", help="the account's slug")
         parser.add_argument("--password", default=DEMO_PASSWORD, help="the drivers' password")
         parser.add_argument("--routes", type=int, default=10, help="at most this many routes")
-        parser.add_argument("--speedup", type=float, default=20, help="simulated s per real s")
+        parser.add_argument(
+            "--speedup", type=float, default=1, help="simulated seconds per real second"
+        )
         parser.add_argument("--fail-rate", type=float, default=0.1, help="share of failures")
         parser.add_argument("--seed", type=int, default=None, help="random seed")
 
@@ -170,7 +173,12 @@ class Command(BaseCommand):
             sim_driver, start, stops, start_hour=local.hour + local.minute / 60
         )
         self.stdout.write(f"{label}: {len(stops)} stops, pace {sim_driver.pace:.2f}")
-        began = time.monotonic()
+        began, began_at = time.monotonic(), timezone.now()
+        shift = events[-1].t * (1 - 1 / speedup)
+
+        def phone_time(event):
+            return (began_at + timedelta(seconds=event.t - shift)).isoformat()
+
         batch = []
         for event in events:
             wait = began + event.t / speedup - time.monotonic()
@@ -178,20 +186,27 @@ class Command(BaseCommand):
                 time.sleep(wait)
             if event.kind == "position":
                 batch.append(
-                    {"recorded_at": _now(), "lat": event.point[0], "lng": event.point[1],
-                     "accuracy_m": 8, "battery_pct": max(5, 100 - int(event.t / 600))}
+                    {"recorded_at": phone_time(event), "lat": event.point[0],
+                     "lng": event.point[1], "accuracy_m": 8,
+                     "battery_pct": max(5, 100 - int(event.t / 600))}
                 )  # fmt: skip
                 if len(batch) >= BATCH_EVERY:
-                    client.post("positions", {"positions": batch})
+                    self._send_positions(client, batch, label)
                     batch = []
                 continue
             if batch:
-                client.post("positions", {"positions": batch})
+                self._send_positions(client, batch, label)
                 batch = []
-            self._step(client, route, event, reasons, rng, label)
+            self._step(client, route, event, reasons, rng, label, phone_time(event))
 
-    def _step(self, client, route, event, reasons, rng, label):
-        where = {"recorded_at": _now(), "lat": event.point[0], "lng": event.point[1]}
+    def _send_positions(self, client, batch, label):
+        response = client.post("positions", {"positions": batch})
+        counts = response.json() if response.status_code == 200 else {}
+        if response.status_code != 200 or counts.get("rejected"):
+            self.stderr.write(f"{label}: positions refused: {response.text[:200]}")
+
+    def _step(self, client, route, event, reasons, rng, label, recorded_at):
+        where = {"recorded_at": recorded_at, "lat": event.point[0], "lng": event.point[1]}
         if event.kind == "route_start":
             response = client.post(f"routes/{route.pk}/start", where)
         elif event.kind == "route_finish":
