@@ -19,12 +19,13 @@ def main(argv=None):
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from benchmarks import optimizer, pages, service_import
+    from benchmarks import eta, optimizer, pages, service_import
 
     available = {
         "pages": pages.run,
         "service_import": service_import.run,
         "optimizer": optimizer.run,
+        "eta": eta.run,
     }
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(available)}")
