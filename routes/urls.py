@@ -1,4 +1,19 @@
 """URLs of routes, live tracking and chat."""
 
+from django.urls import path
+
+from . import views
+
 app_name = "routes"
-urlpatterns = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("new/", views.create, name="create"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/sheet/", views.sheet, name="sheet"),
+    path("<int:pk>/reorder/", views.reorder, name="reorder"),
+    path("<int:pk>/optimize/", views.optimize, name="optimize"),
+    path("<int:pk>/plan/", views.update_plan, name="update_plan"),
+    path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("<int:pk>/stops/<int:stop_pk>/remove/", views.remove_stop, name="remove_stop"),
+    path("jobs/<int:pk>/", views.job, name="job"),
+]
