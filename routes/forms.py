@@ -1,5 +1,6 @@
 """The routes pages' forms: the day's list filters, the builder's filters for pending services,
-building a route (or adding stops to one), and the departure time.
+building a route (or adding stops to one), splitting services among drivers, and the departure
+time.
 
 Forms validate and shape input; every write goes through routes.actions (the views call them).
 Filter forms never fail a page: an invalid value is ignored and shown next to its field.
@@ -229,8 +230,8 @@ class AddStopsForm(forms.Form):
 
     services = IdListField(required=True)
 
-    def __init__(self, data=None, *, user):
-        super().__init__(data)
+    def __init__(self, data=None, *, user, **kwargs):
+        super().__init__(data, **kwargs)
         self.user = user
         _style(self)
 
@@ -266,8 +267,8 @@ class RouteForm(AddStopsForm):
 
     field_order = ["driver", "vehicle", "departure_time", "branch", "date", "services"]
 
-    def __init__(self, data=None, *, user):
-        super().__init__(data, user=user)
+    def __init__(self, data=None, *, user, **kwargs):
+        super().__init__(data, user=user, **kwargs)
         self.fields["driver"].queryset = selectors.active_drivers(user)
         self.fields["driver"].empty_label = _("Choose a driver")
         self.fields["vehicle"].queryset = selectors.active_vehicles(user)
@@ -292,6 +293,70 @@ class RouteForm(AddStopsForm):
         if self.user.branch_id:
             return self.user.branch
         return self.cleaned_data["driver"].branch
+
+
+class SplitForm(AddStopsForm):
+    """The selected services split among several drivers by the optimizer: the drivers ticked
+    (`crew` = driver ids) each with a vehicle (`vehicle_<driver id>`, default their usual one), a
+    departure and a start."""
+
+    date = forms.DateField(widget=forms.HiddenInput)
+    departure_time = forms.TimeField(initial=DEFAULT_DEPARTURE, widget=TimeInput)
+    branch = forms.ModelChoiceField(queryset=None, required=False)
+
+    def __init__(self, data=None, *, user):
+        super().__init__(data, user=user)
+        self.drivers = list(selectors.active_drivers(user).select_related("vehicle"))
+        self.vehicles = {vehicle.pk: vehicle for vehicle in selectors.active_vehicles(user)}
+        if user.branch_id:
+            del self.fields["branch"]
+        else:
+            self.fields["branch"].queryset = selectors.branches_in_scope(user)
+
+    def clean_date(self):
+        return RouteForm.clean_date(self)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.data is None:
+            return cleaned
+        by_id = {driver.pk: driver for driver in self.drivers}
+        crews, used = [], set()
+        for value in self.data.getlist("crew"):
+            driver = by_id.get(int(value)) if str(value).isdigit() else None
+            if driver is None:
+                raise ValidationError(_("A chosen driver is no longer available."), code="driver")
+            chosen = self.data.get(f"vehicle_{driver.pk}") or driver.vehicle_id
+            vehicle = self.vehicles.get(int(chosen)) if str(chosen).isdigit() else None
+            if vehicle is None:
+                raise ValidationError(
+                    _("Choose a vehicle for %(driver)s.") % {"driver": driver}, code="vehicle"
+                )
+            if vehicle.pk in used:
+                raise ValidationError(
+                    _("Vehicle %(plate)s is chosen twice.") % {"plate": vehicle}, code="twice"
+                )
+            used.add(vehicle.pk)
+            crews.append((driver, vehicle))
+        if not crews:
+            raise ValidationError(_("Tick the drivers to split the services among."), code="none")
+        cleaned["crews"] = crews
+        return cleaned
+
+    def start_branch(self):
+        """Where every route starts: the branch chosen, else the user's (None: each driver's)."""
+        chosen = self.cleaned_data.get("branch")
+        return chosen if chosen is not None else (self.user.branch if self.user.branch_id else None)
+
+    def job_request(self):
+        data = self.cleaned_data
+        branch = self.start_branch()
+        return {
+            "services": [service.pk for service in data["services"]],
+            "crews": [[driver.pk, vehicle.pk] for driver, vehicle in data["crews"]],
+            "branch": branch.pk if branch else None,
+            "departure_time": data["departure_time"].strftime("%H:%M"),
+        }
 
 
 class DepartureForm(forms.Form):

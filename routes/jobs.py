@@ -31,11 +31,14 @@ SEARCH_FROM, SEARCH_TO = 5, 95
 LARGE_ROUTE_STOPS = 100
 
 
-def planning_job_create(*, account, user, day, request):
-    """Queues a job and hands it to a worker (in-process when no broker is configured)."""
+def planning_job_create(*, account, user, day, request, branch=None):
+    """Queues a job and hands it to a worker (in-process when no broker is configured). `branch`
+    scopes it: users of another branch do not see it."""
     from .tasks import run_planning_job
 
-    job = PlanningJob.objects.create(account=account, created_by=user, date=day, request=request)
+    job = PlanningJob.objects.create(
+        account=account, created_by=user, date=day, request=request, branch=branch
+    )
     transaction.on_commit(lambda: run_planning_job.delay(job.pk))
     return job
 

@@ -182,6 +182,10 @@ class PlanningJob(TenantModel):
         choices=PlanningJobStatus.choices,
         default=PlanningJobStatus.QUEUED,
     )
+    # The branch its routes start from (a branch user's jobs are theirs; access.scope narrows).
+    branch = models.ForeignKey(
+        Branch, verbose_name=_("branch"), on_delete=models.SET_NULL, null=True, blank=True
+    )
     date = models.DateField(_("date"))
     # {"services": [ids], "crews": [[driver_id, vehicle_id], ...], "branch": id | null,
     #  "departure_time": "HH:MM"} for a split; {"route": id} to optimize one route.
@@ -366,3 +370,35 @@ class Message(TenantModel):
 
     def __str__(self):
         return self.text[:60]
+
+
+def _neutral_hourly():
+    return [1.0] * 24
+
+
+class TravelProfile(models.Model):
+    """What an account's recent routes say about its days, for ETAs (learned daily by
+    routes.eta_learning): the multiplier of nominal leg durations for each local hour (24
+    floats, 0 to 23) and of planned service times."""
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, related_name="travel_profile"
+    )
+    hourly = models.JSONField(
+        _("multiplier of leg durations by local hour"), default=_neutral_hourly
+    )
+    service_factor = models.FloatField(_("multiplier of service times"), default=1.0)
+    samples = models.PositiveIntegerField(_("legs and stops learned from"), default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("travel profile")
+        verbose_name_plural = _("travel profiles")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(service_factor__gt=0), name="travelprofile_service_factor_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account} · {self.computed_at:%Y-%m-%d}"

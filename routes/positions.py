@@ -20,7 +20,7 @@ from accounts.models import Driver
 from scheduling.selectors import service_time_window
 from tracking.lib.geo import haversine_m
 
-from . import eta, planning
+from . import eta, eta_learning, planning
 from .models import Position, Route, RouteStatus, Stop, StopStatus
 
 logger = logging.getLogger(__name__)
@@ -378,37 +378,35 @@ def routes_refresh_due_etas(*, now=None):
     return queued
 
 
-def route_observed_pace(route, stops):
-    """eta.observed_pace of the route from its finished stops: actual time from the route's
-    start to the last one's completion over the planned time from the planned departure to the
-    end of the last of them in the plan (planned arrival + service time)."""
-    finished = [
-        stop
-        for stop in stops
-        if stop.status in (StopStatus.DONE, StopStatus.FAILED)
-        and stop.left_at is not None
-        and stop.planned_arrival is not None
-    ]
-    if not finished or route.started_at is None:
-        return 1.0
-    elapsed = max(stop.left_at for stop in finished) - route.started_at
-    planned_end = max(
-        stop.planned_arrival + timedelta(minutes=stop.service.service_time_min) for stop in finished
+def route_driving_pace(route, stops, *, profile, provider, speed_kmh, tzinfo):
+    """eta.driving_pace of the route: its legs driven so far (eta_learning.route_legs, from
+    the stops arrived at) against what `profile` expected of them. One more matrix request per
+    refresh, of the places visited (one OSRM Table request, a few milliseconds)."""
+    legs = eta_learning.route_legs(
+        route, stops, provider=provider, speed_kmh=speed_kmh, tzinfo=tzinfo
     )
-    planned = planned_end - planning.route_departure(route)
-    return eta.observed_pace(elapsed_s=elapsed.total_seconds(), planned_s=planned.total_seconds())
+    return eta.driving_pace(legs, profile=profile)
 
 
 def route_refresh_eta(route, now=None, *, provider=None):
     """Computes and stores the ETA and window of the route's open stops (pending, on the way,
     arrived, paused) from the driver's last position, with one bulk update, and the route's
-    eta_refreshed_at. Does nothing (returns None) for a route that is not in progress; returns
-    the list of eta.StopEta otherwise. Idempotent."""
+    eta_refreshed_at. Legs and stops are scaled by the account's travel profile (a neutral one
+    until the nightly task has learned it) and the legs by the driver's pace today against it;
+    time on site is not scaled by the driver (on the benchmark that only adds noise: one day's
+    few stops say little about the next one's). Does nothing (returns None) for a route that
+    is not in progress; returns the list of eta.StopEta otherwise. Idempotent."""
     if route.status != RouteStatus.IN_PROGRESS:
         return None
     now = now or timezone.now()
     stops = planning.route_stops(route)
-    pace = route_observed_pace(route, stops)
+    profile = eta_learning.account_travel_profile(route.account_id) or eta.NEUTRAL
+    provider = provider or planning.matrix_provider()
+    speed_kmh = planning.vehicle_speed_kmh(route.vehicle)
+    tzinfo = planning.route_tzinfo(route)
+    pace = route_driving_pace(
+        route, stops, profile=profile, provider=provider, speed_kmh=speed_kmh, tzinfo=tzinfo
+    )
     open_stops = sorted(
         (stop for stop in stops if stop.status in OPEN_STOP_STATUSES),
         key=lambda stop: (stop.status not in CURRENT_STOP_STATUSES, stop.sequence),
@@ -418,9 +416,12 @@ def route_refresh_eta(route, now=None, *, provider=None):
         origin=_driver_point(route),
         now=now,
         stops=[_remaining(stop) for stop in open_stops],
-        provider=provider or planning.matrix_provider(),
-        speed_kmh=planning.vehicle_speed_kmh(route.vehicle),
+        provider=provider,
+        speed_kmh=speed_kmh,
         pace=pace,
+        profile=profile,
+        service_pace=1.0,
+        tzinfo=tzinfo,
     )
     for stop_eta in etas:
         stop = by_id[stop_eta.key]

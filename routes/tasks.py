@@ -2,7 +2,9 @@
 
 from celery import shared_task
 
-from . import actions, jobs, positions
+from accounts.models import Account
+
+from . import actions, eta_learning, jobs, positions
 from .models import Route, RouteStatus
 
 
@@ -38,3 +40,21 @@ def refresh_active_etas():
     older than 30 s; one task per route, so routes refresh in parallel and a slow one (an OSRM
     timeout) holds up no other."""
     return positions.routes_refresh_due_etas()
+
+
+@shared_task(soft_time_limit=50, time_limit=60)
+def learn_travel_profiles():
+    """Nightly (beat): queues learn_travel_profile for every active account, one task each, so a
+    large account (or a slow OSRM server) holds up no other and each has its own time limit."""
+    account_ids = Account.objects.filter(is_active=True).values_list("pk", flat=True)
+    for account_id in account_ids.iterator():
+        learn_travel_profile.delay(account_id)
+
+
+@shared_task(soft_time_limit=10 * 60, time_limit=11 * 60)
+def learn_travel_profile(account_id):
+    """Learns and stores the account's travel profile for ETAs from its recent routes.
+    Idempotent; an account gone or inactive is left alone."""
+    account = Account.objects.filter(pk=account_id, is_active=True).first()
+    if account is not None:
+        eta_learning.travel_profile_learn(account=account)

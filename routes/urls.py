@@ -8,6 +8,7 @@ app_name = "routes"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create, name="create"),
+    path("split/", views.split, name="split"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/sheet/", views.sheet, name="sheet"),
     path("<int:pk>/reorder/", views.reorder, name="reorder"),

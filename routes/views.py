@@ -33,6 +33,7 @@ from .forms import (
     DepartureForm,
     RouteForm,
     RouteListForm,
+    SplitForm,
 )
 from .models import PlanningJobStatus
 
@@ -173,6 +174,33 @@ def create(request):
     return response
 
 
+@routes_section
+@require_POST
+def split(request):
+    """The builder's selection split among several drivers: a planning job, whose page shows the
+    search's progress and then the routes it made."""
+    user = request.user
+    form = SplitForm(request.POST, user=user)
+    if form.is_valid():
+        job = jobs.planning_job_create(
+            account=user.account,
+            user=user,
+            day=form.cleaned_data["date"],
+            request=form.job_request(),
+            branch=form.start_branch(),
+        )
+        return redirect("routes:job", pk=job.pk)
+    filters_form = CandidateFilterForm(
+        QueryDict(request.POST.get("filters", "")), user=user, today=user.account.today()
+    )
+    context = _builder_context(user, filters_form, None, form["services"].value())
+    checked = {int(pk) for pk in request.POST.getlist("crew") if pk.isdigit()}
+    # The single-route fields keep what was typed, without their own errors.
+    kept = {name: request.POST.get(name) for name in ("departure_time", "branch", "date")}
+    context.update(form=RouteForm(user=user, initial=kept), split_form=form, split_checked=checked)
+    return render(request, "routes/builder.html", context)
+
+
 def _build(form, user, route):
     data = form.cleaned_data
     actor = Actor.for_user(user)
@@ -221,6 +249,11 @@ def _builder_context(user, filters_form, route, selected):
         "area": filters_form.cleaned_data.get("area"),
         "map_tiles": MAP_TILES,
         "map_attribution": MAP_ATTRIBUTION,
+        # Splitting among several drivers (new routes only).
+        "split_drivers": []
+        if route
+        else list(selectors.active_drivers(user).select_related("vehicle")),
+        "split_vehicles": [] if route else list(selectors.active_vehicles(user)),
     }
 
 
@@ -368,7 +401,11 @@ def optimize(request, pk):
         messages.info(request, _("This route is already being optimized in the background."))
     elif route.stops.count() > jobs.LARGE_ROUTE_STOPS:
         job = jobs.planning_job_create(
-            account=route.account, user=request.user, day=route.date, request={"route": route.pk}
+            account=route.account,
+            user=request.user,
+            day=route.date,
+            request={"route": route.pk},
+            branch=route.branch,
         )
         job.refresh_from_db()  # a worker in-process (no broker) has already run it
         if not job.is_finished:

@@ -51,6 +51,11 @@ app.conf.update(
             "task": "routes.tasks.refresh_active_etas",
             "schedule": 60.0,
         },
+        # Travel profiles for ETAs, learned from each account's last weeks while routes rest.
+        "routes-learn-travel-profiles": {
+            "task": "routes.tasks.learn_travel_profiles",
+            "schedule": crontab(minute=0, hour=3),
+        },
         "accounts-purge-expired-sessions": {
             "task": "accounts.tasks.purge_expired_sessions",
             "schedule": crontab(minute=17, hour=3),
