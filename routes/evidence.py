@@ -87,7 +87,7 @@ def evidence_create(*, stop, kind, upload, recorded_at):
     except ValidationError as exc:
         message = " ".join(exc.messages)
         if exc.code == "image_format":
-            message = f"{message} {_('Send a JPEG, PNG or WebP image.')}"
+            message = "{} {}".format(message, _("Send a JPEG, PNG or WebP image."))
         raise Invalid(message, code=exc.code, fields={"file": [message]}) from exc
     barcodes = []
     if kind != EvidenceKind.SIGNATURE:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import (
     Branch,
@@ -287,8 +288,8 @@ class Evidence(TenantModel):
 
 
 class ConversationStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    CLOSED = "closed", _("Closed")
+    OPEN = "open", pgettext_lazy("conversation", "Open")
+    CLOSED = "closed", pgettext_lazy("conversation", "Closed")
 
 
 class Conversation(TenantModel):
