@@ -73,7 +73,8 @@ def test_operator_builds_reorders_optimizes_and_prints_a_route(page, password):
     assert page.locator(f"#candidate-{services[5].pk}").is_checked()
 
     page.get_by_label("Driver").select_option(str(driver.pk))
-    assert page.get_by_label("Vehicle", exact=True).input_value() == str(vehicle.pk)  # the driver's own
+    # The driver's own vehicle is chosen with the driver.
+    assert page.get_by_label("Vehicle", exact=True).input_value() == str(vehicle.pk)
     page.get_by_test_id("build-route").click()
     page.wait_for_url(re.compile(r".*/routes/\d+/$"))
     route = Route.objects.get()
