@@ -148,6 +148,12 @@ class CandidateFilterForm(forms.Form):
         ),
     )
     window = WindowField(label=_("Window"), queryset=None, required=False)
+    deadline_by = forms.DateField(
+        label=_("Due by"),
+        required=False,
+        widget=DateInput,
+        help_text=_("Only services whose deadline ends that day or earlier."),
+    )
     branch = forms.ModelChoiceField(label=_("Branch"), queryset=None, required=False)
     max_kg = forms.DecimalField(
         label=_("Max. weight (kg)"),
@@ -217,6 +223,7 @@ class CandidateFilterForm(forms.Form):
             max_kg=data.get("max_kg"),
             q=(data.get("q") or "").strip(),
             area=data.get("area"),
+            deadline_by=data.get("deadline_by"),
         )
 
     def query(self):

@@ -3,7 +3,7 @@ pending services a route is built from, the drivers and vehicles offered, and pl
 Everything is scoped by accounts.access, so what a user cannot see is simply not there."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, F, Q
@@ -156,6 +156,7 @@ class CandidateFilters:
     max_kg: Decimal | None = None
     q: str = ""
     area: tuple | None = None
+    deadline_by: date | None = None  # only services due by the end of that day
 
 
 def route_candidates(*, user, filters, tzinfo):
@@ -177,6 +178,9 @@ def route_candidates(*, user, filters, tzinfo):
         services = services.filter(schedule__window=filters.window)
     if filters.max_kg is not None:
         services = services.filter(Q(weight_kg__lte=filters.max_kg) | Q(weight_kg__isnull=True))
+    if filters.deadline_by is not None:
+        next_day = datetime.combine(filters.deadline_by + timedelta(days=1), time.min, tzinfo)
+        services = services.filter(deadline__lt=next_day)
     if filters.area is not None:
         south, west, north, east = filters.area
         services = services.filter(lat__gte=south, lat__lte=north, lng__gte=west, lng__lte=east)

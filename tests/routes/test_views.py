@@ -332,6 +332,27 @@ def test_the_weight_and_window_filters(client_of, operator_a):
     assert "<html" not in partial.content.decode()
 
 
+def test_the_due_by_filter_keeps_services_due_that_day_or_earlier(client_of, operator_a):
+    account = operator_a.account
+    sp = account.tzinfo
+    for name, deadline in (
+        ("EARLY", datetime(2030, 3, 4, 9, 0, tzinfo=sp)),
+        ("LAST MINUTE", datetime(2030, 3, 5, 23, 59, tzinfo=sp)),
+        ("LATER", datetime(2030, 3, 6, 0, 0, tzinfo=sp)),
+        ("OPEN", None),
+    ):
+        ServiceFactory(
+            account=account, deadline=deadline, customer=CustomerFactory(account=account, name=name)
+        )
+    client = client_of(operator_a)
+    assert candidates(client.get(f"{CREATE}?date={DAY}")) == [
+        "EARLY", "LAST MINUTE", "LATER", "OPEN"
+    ]  # fmt: skip
+    assert candidates(client.get(f"{CREATE}?date={DAY}&deadline_by=2030-03-05")) == [
+        "EARLY", "LAST MINUTE"
+    ]  # fmt: skip
+
+
 def test_candidates_show_their_markers_data_and_the_driver_s_usual_vehicle(
     client_of, operator_a, driver_a
 ):
