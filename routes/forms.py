@@ -265,6 +265,12 @@ class RouteForm(AddStopsForm):
         widget=TimeInput,
         help_text=_("When the driver leaves the start, local time."),
     )
+    end_date = forms.DateField(
+        label=_("Itinerant until"),
+        required=False,
+        widget=DateInput,
+        help_text=_("For a route that lasts several days: its last day. Empty: one day."),
+    )
     branch = forms.ModelChoiceField(
         label=_("Start (branch)"),
         queryset=None,
@@ -272,7 +278,9 @@ class RouteForm(AddStopsForm):
         help_text=_("Where the route starts; empty means the driver's branch."),
     )
 
-    field_order = ["driver", "vehicle", "departure_time", "branch", "date", "services"]
+    field_order = [
+        "driver", "vehicle", "departure_time", "branch", "end_date", "date", "services"
+    ]  # fmt: skip
 
     def __init__(self, data=None, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
@@ -291,6 +299,15 @@ class RouteForm(AddStopsForm):
         if day < self.user.account.today():
             raise ValidationError(_("Routes are planned for today or a later date."), code="past")
         return day
+
+    def clean(self):
+        cleaned = super().clean()
+        day, end = cleaned.get("date"), cleaned.get("end_date")
+        if day and end and end < day:
+            self.add_error("end_date", _("The last day cannot be before the route's date."))
+        if day and end == day:
+            cleaned["end_date"] = None  # one day is not itinerant
+        return cleaned
 
     def start_branch(self):
         """The route's branch: the one chosen, else the user's, else the driver's."""

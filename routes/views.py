@@ -215,6 +215,7 @@ def _build(form, user, route):
         services=data["services"],
         branch=form.start_branch(),
         departure_time=data["departure_time"],
+        end_date=data.get("end_date"),
     )
 
 

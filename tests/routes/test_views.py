@@ -386,6 +386,18 @@ def test_creating_a_route_routes_the_services_in_the_listed_order(
     assert flashed(response) == ["Route created with 3 stops."]
 
 
+def test_an_itinerant_route_has_its_last_day(client_of, operator_a, driver_a):
+    services = services_at(operator_a.account, [1])
+    client = client_of(operator_a)
+
+    refused = client.post(CREATE, {**route_data(driver_a, services), "end_date": "2030-03-03"})
+    assert "cannot be before the route" in refused.content.decode()
+    assert not Route.objects.exists()
+
+    client.post(CREATE, {**route_data(driver_a, services), "end_date": "2030-03-07"})
+    assert Route.objects.get().end_date == date(2030, 3, 7)
+
+
 def test_a_route_without_services_is_refused(client_of, operator_a, driver_a):
     response = client_of(operator_a).post(CREATE, route_data(driver_a, []))
     assert response.status_code == 200
