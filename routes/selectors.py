@@ -15,7 +15,7 @@ from services.models import Service, ServiceStatus
 from services.selectors import ServiceFilters, service_list
 
 from . import planning
-from .models import PlanningJob, PlanningJobStatus, Route, StopStatus
+from .models import PlanningJob, PlanningJobStatus, Position, Route, StopStatus
 
 # The builder lists at most this many candidates (and says so when there are more).
 CANDIDATE_LIMIT = 500
@@ -204,3 +204,20 @@ def services_by_ids(*, user, ids):
 
 def pending_service_count(user):
     return access.scope(user, Service.objects.filter(status=ServiceStatus.PENDING)).count()
+
+
+# Most points of a route's travelled path sent to its page: a day of positions every 10 s is
+# about 3,000; every n-th point keeps the shape at a fraction of the weight.
+TRACK_POINTS = 1500
+
+
+def route_track(route):
+    """The route's travelled path as [[lat, lng], ...] in phone-time order, thinned to at most
+    TRACK_POINTS points (the latest always kept)."""
+    points = list(
+        Position.objects.filter(route=route).order_by("recorded_at").values_list("lat", "lng")
+    )
+    if len(points) > TRACK_POINTS:
+        step = -(-len(points) // TRACK_POINTS)
+        points = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
+    return [list(point) for point in points]

@@ -35,7 +35,7 @@ from .forms import (
     RouteListForm,
     SplitForm,
 )
-from .models import PlanningJobStatus
+from .models import PlanningJobStatus, RouteStatus
 
 # The map tiles every dashboard map uses (the services pages' too); only tiles leave the site.
 MAP_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -339,12 +339,25 @@ def _map_data(route, plan, tzinfo):
             }
         )
     start = planning.route_start(route)
-    return {
+    data = {
         "start": list(start) if start else None,
         "startLabel": route.start_address or _("Start"),
         "stops": stops,
         "path": [list(point) for point in plan.path],
+        "track": [],
+        "driver": None,
     }
+    if route.status != RouteStatus.PLANNED:
+        data["track"] = selectors.route_track(route)
+        driver = route.driver
+        if route.status == RouteStatus.IN_PROGRESS and driver.last_position_at is not None:
+            data["driver"] = {
+                "lat": driver.last_lat,
+                "lng": driver.last_lng,
+                "label": str(driver),
+                "at": timezone.localtime(driver.last_position_at, tzinfo).strftime("%H:%M"),
+            }
+    return data
 
 
 def _after_change(request, route, *, job=None):

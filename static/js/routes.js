@@ -315,6 +315,17 @@
       if (data.start) {
         window.L.marker(data.start, { icon: pin("start-pin", "⌂"), title: data.startLabel, zIndexOffset: 1000 }).addTo(routeMap.layer);
       }
+      // Where the driver went (positions, in phone-time order) and where they are now.
+      if (data.track && data.track.length > 1) {
+        window.L.polyline(data.track, { color: "#198754", weight: 4, opacity: 0.8 }).addTo(routeMap.layer);
+      }
+      if (data.driver) {
+        window.L.marker([data.driver.lat, data.driver.lng], {
+          icon: pin("driver-pin", "●"),
+          title: `${data.driver.label} · ${data.driver.at}`,
+          zIndexOffset: 2000,
+        }).addTo(routeMap.layer);
+      }
       stops.forEach((stop) => {
         const classes = `stop-pin stop-status-${stop.status}${stop.warning ? " has-warning" : ""}`;
         const title = `${stop.sequence}. ${stop.label}${stop.arrival ? ` · ${stop.arrival}` : ""}`;

@@ -1,7 +1,7 @@
 """The operators' routes pages: the day's list, the builder, a route's plan (reorder, optimize,
 remove, departure, cancel), the printable sheet and planning jobs; and who may see them."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -680,3 +680,60 @@ def test_the_driver_s_vehicle_and_a_vehicle_of_another_kind(client_of, operator_
     data = route_data(driver_a, services, vehicle=van.pk)
     assert client_of(operator_a).post(CREATE, data).status_code == 302
     assert Route.objects.get().vehicle == van
+
+
+def test_a_running_route_shows_where_the_driver_went_and_is_and_refreshes_itself(
+    client_of, operator_a, zigzag, driver_a
+):
+    from routes.models import Position
+
+    client = client_of(operator_a)
+    planned = client.get(url("detail", zigzag))
+    assert planned.context["map_data"]["track"] == []
+    assert "every 20s" not in planned.content.decode()
+
+    actions.route_start(route=zigzag, actor=Actor.for_driver(driver_a))
+    base = datetime(2030, 3, 4, 11, 0, tzinfo=UTC)
+    for minute in (2, 0, 1):  # received out of order
+        Position.objects.create(
+            account=zigzag.account,
+            driver=driver_a,
+            route=zigzag,
+            recorded_at=base.replace(minute=minute),
+            lat=START[0],
+            lng=START[1] + 0.001 * minute,
+        )
+    driver_a.last_lat, driver_a.last_lng = START[0], START[1] + 0.002
+    driver_a.last_position_at = base.replace(minute=2)
+    driver_a.save()
+
+    running = client.get(url("detail", zigzag))
+
+    data = running.context["map_data"]
+    assert data["track"] == [[START[0], START[1] + 0.001 * m] for m in (0, 1, 2)]
+    assert (data["driver"]["lat"], data["driver"]["lng"]) == (START[0], START[1] + 0.002)
+    assert 'hx-trigger="every 20s"' in running.content.decode()
+    polled = client.get(url("detail", zigzag), headers=HTMX)
+    assert "<html" not in polled.content.decode() and "route-map-data" in polled.content.decode()
+
+
+def test_a_long_track_is_thinned_but_keeps_its_ends(account_a, zigzag, driver_a):
+    from routes import selectors
+    from routes.models import Position
+
+    base = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
+    Position.objects.bulk_create(
+        Position(
+            account=account_a,
+            driver=driver_a,
+            route=zigzag,
+            recorded_at=base + timedelta(seconds=10 * k),
+            lat=START[0],
+            lng=START[1] + 1e-5 * k,
+        )
+        for k in range(selectors.TRACK_POINTS * 2 + 1)
+    )
+    track = selectors.route_track(zigzag)
+    assert len(track) <= selectors.TRACK_POINTS + 1
+    assert track[0] == [START[0], START[1]]
+    assert track[-1] == [START[0], START[1] + 1e-5 * selectors.TRACK_POINTS * 2]
