@@ -58,6 +58,7 @@ def route_create(
             driver=driver,
             vehicle=vehicle,
             branch=branch,
+            carrier_id=driver.carrier_id,
             date=day,
             end_date=end_date,
             start_address=start.address_line if start else "",

@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import (
     Branch,
+    Carrier,
     ChatTicketType,
     Driver,
     FailureReason,
@@ -68,6 +69,11 @@ class Route(TenantModel):
     vehicle = models.ForeignKey(Vehicle, verbose_name=_("vehicle"), on_delete=models.PROTECT)
     branch = models.ForeignKey(
         Branch, verbose_name=_("branch"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    # The driver's carrier when the route was made: a carrier user sees its carrier's routes
+    # (accounts.access.scope narrows by this field).
+    carrier = models.ForeignKey(
+        Carrier, verbose_name=_("carrier"), on_delete=models.PROTECT, null=True, blank=True
     )
     date = models.DateField(_("date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)

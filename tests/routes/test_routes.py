@@ -258,3 +258,13 @@ def test_a_repeated_stop_update_from_the_phone_is_a_no_op(account_a, running):
     events = stop.service.events.count()
     move_stop(stop, T.IN_PROGRESS)
     assert stop.service.events.count() == events
+
+
+def test_a_route_keeps_its_drivers_carrier_for_carrier_users(account_a):
+    from tests.factories import CarrierFactory
+
+    carrier = CarrierFactory(account=account_a)
+    contracted = DriverFactory(account=account_a, carrier=carrier)
+    route, _ = build(account_a, contracted, 1)
+    own, _ = build(account_a, DriverFactory(account=account_a), 1)
+    assert (route.carrier, own.carrier) == (carrier, None)
