@@ -52,6 +52,25 @@ class Account(models.Model):
         default=False,
         help_text=_("A delivery can be completed only with a photo."),
     )
+    # The customers' Last Mile page and notifications.
+    tracking_link_days = models.PositiveSmallIntegerField(
+        _("tracking link valid for (days)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text=_("How long after a service ends its Last Mile link still works."),
+    )
+    arriving_distance_m = models.PositiveIntegerField(
+        _("'driver arriving' distance (m)"),
+        default=500,
+        validators=[MinValueValidator(50), MaxValueValidator(10000)],
+        help_text=_("The customer is told the driver is arriving within this distance..."),
+    )
+    arriving_minutes = models.PositiveSmallIntegerField(
+        _("'driver arriving' minutes"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("...or this many minutes of the ETA, whichever comes first."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

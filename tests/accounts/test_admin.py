@@ -133,6 +133,9 @@ def test_manager_changes_own_account_language_but_not_its_slug(client_of, manage
             "slug": "stolen",
             "max_attempts": 3,
             "position_interval_s": 15,
+            "tracking_link_days": 7,
+            "arriving_distance_m": 500,
+            "arriving_minutes": 5,
             "signature_required": "on",
         },
     )
@@ -183,6 +186,9 @@ def test_a_new_account_created_in_the_admin_starts_with_its_defaults(client):
             "country": "BR",
             "max_attempts": 3,
             "position_interval_s": 30,
+            "tracking_link_days": 7,
+            "arriving_distance_m": 500,
+            "arriving_minutes": 5,
             "is_active": "on",
         },
     )
