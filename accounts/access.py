@@ -22,7 +22,8 @@ SETTINGS = "settings"
 SECTION_ROLES = {
     SERVICES: {Role.MANAGER, Role.OPERATOR, Role.CARRIER},
     ROUTES: {Role.MANAGER, Role.OPERATOR},
-    TRACKING: {Role.MANAGER, Role.OPERATOR},
+    # Carrier users follow their own carrier's drivers (access.scope narrows routes by carrier).
+    TRACKING: {Role.MANAGER, Role.OPERATOR, Role.CARRIER},
     SCHEDULE: {Role.MANAGER, Role.OPERATOR},
     REPORTS: {Role.MANAGER, Role.PARTNER},
     CHAT: {Role.MANAGER, Role.OPERATOR, Role.CALL_CENTRE},

@@ -29,6 +29,9 @@ def navigation(request):
             url = reverse(url_name)
         except NoReverseMatch:
             url = None
-        active = bool(url) and request.path.startswith(url)
-        items.append({"section": section, "label": label, "url": url, "active": active})
+        items.append({"section": section, "label": label, "url": url, "active": False})
+    # The section whose URL is the longest prefix of the path (/routes/chat/ is Chat, not Routes).
+    matches = [item for item in items if item["url"] and request.path.startswith(item["url"])]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["active"] = True
     return {"navigation": items, "current_account": user.account}

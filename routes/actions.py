@@ -580,3 +580,126 @@ def stops_drop_stale(*, service_id):
                 stop.status = StopStatus.CANCELLED
                 stop.save(update_fields=["status"])
     return len(stale)
+
+
+def stop_reverse_failure(*, stop, actor, ticket_type, conversation=None):
+    """Turns a failed stop, and its failed service, into done because a reversible chat ticket
+    says so ("the customer came back"); the service's event names the ticket and conversation.
+    Raises Invalid for a ticket type that is not reversible (or of another account), Conflict
+    when the stop is not failed or its service has moved on (rescheduled, returned)."""
+    if ticket_type.account_id != stop.account_id or not ticket_type.reversible:
+        message = _("Only a reversible ticket type can turn a failed stop into a done one.")
+        raise Invalid(message, fields={"ticket_type": [message]})
+    with transaction.atomic():
+        stop = Stop.objects.select_for_update().select_related("service").get(pk=stop.pk)
+        if stop.status != StopStatus.FAILED:
+            raise Conflict(
+                _("This stop is %(status)s, not failed: there is no failure to reverse.")
+                % {"status": stop.get_status_display().lower()},
+                code="stop_not_failed",
+            )
+        if stop.service.status != ServiceStatus.FAILED:
+            raise Conflict(
+                _("Its service is %(status)s now: the failure can no longer be reversed.")
+                % {"status": stop.service.get_status_display().lower()},
+                code="service_not_failed",
+            )
+        stop.status = StopStatus.DONE
+        stop.failure_reason, stop.failure_description = None, ""
+        stop.save(update_fields=["status", "failure_reason", "failure_description"])
+        data = {"route_id": stop.route_id, "stop_id": stop.pk, "ticket_type_id": ticket_type.pk}
+        if conversation is not None:
+            data["conversation_id"] = conversation.pk
+        service_change_status(
+            service=stop.service,
+            to_status=ServiceStatus.DONE,
+            # The ticket is the justification, not a reason for status change: recorded as the
+            # system's, naming the user, like the routing flow.
+            actor=_flow_actor(actor),
+            note=ticket_type.description,
+            data=data,
+        )
+    return stop
+
+
+# The outcomes an operator may record by hand for a stop of a route under way (the driver's phone
+# died, the customer called): a stop not started yet (or paused) gets there through "on the way".
+MANUAL_STOP_TARGETS = [StopStatus.DONE, StopStatus.FAILED]
+
+
+def _manual_steps(from_status, to_status):
+    """The stop statuses a change by hand goes through to reach to_status, or None."""
+    if to_status not in MANUAL_STOP_TARGETS:
+        return None
+    if to_status in STOP_TRANSITIONS[from_status]:
+        return [to_status]
+    if (
+        StopStatus.IN_PROGRESS in STOP_TRANSITIONS[from_status]
+        and to_status in STOP_TRANSITIONS[StopStatus.IN_PROGRESS]
+    ):
+        return [StopStatus.IN_PROGRESS, to_status]
+    return None
+
+
+def stop_manual_targets(stop, route):
+    """The statuses an operator may give this stop by hand now (none once the route is over)."""
+    if route.status != RouteStatus.IN_PROGRESS:
+        return []
+    return [status for status in MANUAL_STOP_TARGETS if _manual_steps(stop.status, status)]
+
+
+def stop_change_status_by_hand(
+    *, stop, to_status, actor, reason, failure_reason=None, failure_description="", note="",
+):  # fmt: skip
+    """An operator records a stop's outcome (done or failed) without the driver's phone, with a
+    reason for status change that every service event it writes carries; no proof of delivery is
+    asked. Raises DomainError without a valid reason, Invalid for a failure without its reason
+    (or description), Conflict when the route is not in progress or the stop cannot get there."""
+    recorded_at = timezone.now()
+    with transaction.atomic():
+        stop = Stop.objects.select_for_update().select_related("route", "service").get(pk=stop.pk)
+        if reason is None:
+            message = _("Choose a reason for the status change.")
+            raise Invalid(message, code="reason_required", fields={"reason": [message]})
+        if stop.route.status != RouteStatus.IN_PROGRESS:
+            raise Conflict(
+                _("This route is %(status)s: only stops of a route in progress change by hand.")
+                % {"status": stop.route.get_status_display().lower()},
+                code="route_not_in_progress",
+            )
+        steps = _manual_steps(stop.status, to_status)
+        if steps is None:
+            raise Conflict(
+                _("A stop that is %(from)s cannot become %(to)s.")
+                % {
+                    "from": stop.get_status_display().lower(),
+                    "to": StopStatus(to_status).label.lower(),
+                },
+                code="invalid_transition",
+            )
+        data = {"route_id": stop.route_id, "stop_id": stop.pk, "by_hand": True}
+        outcome_note = failure_description or note  # as stop_change_status notes a driver's
+        for step in steps:
+            failed = step == StopStatus.FAILED
+            # The service moves first, by the operator with the reason (services.actions asks
+            # operators for one); stop_change_status then finds it there and moves the stop.
+            service_change_status(
+                service=stop.service,
+                to_status=SERVICE_STATUS_FOR_STOP[step],
+                actor=actor,
+                reason=reason,
+                failure_reason=failure_reason if failed else None,
+                note=outcome_note if step == to_status else "",
+                recorded_at=recorded_at,
+                data=data,
+            )
+            stop = stop_change_status(
+                stop=stop,
+                to_status=step,
+                actor=actor,
+                recorded_at=recorded_at,
+                failure_reason=failure_reason if failed else None,
+                failure_description=failure_description if failed else "",
+                comment=note if step == to_status else "",
+            )
+    return stop

@@ -6,8 +6,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from services.actions import Actor
 from tracking.lib.errors import Conflict, Invalid
 
+from .actions import stop_reverse_failure
 from .models import Conversation, ConversationStatus, Message, MessageAuthor
 
 MAX_TEXT = 2000
@@ -113,3 +115,57 @@ def messages_mark_read(*, messages, reader):
     for message in unread:
         message.read_at = now
     return len(unread)
+
+
+def conversation_close(*, conversation, user, ticket_type, reverse_failure=False):
+    """Closes an open conversation with how it was resolved (an active chat ticket type of its
+    account), by the user, leaving the driver a system message that says so. With
+    reverse_failure its failed stop also becomes done (routes.actions.stop_reverse_failure), in
+    the same transaction: both happen or neither. Raises Invalid for a missing, inactive or
+    foreign ticket type and for reversing a conversation about no stop, Conflict when it is
+    closed already or the stop cannot be reversed."""
+    if (
+        ticket_type is None
+        or ticket_type.account_id != conversation.account_id
+        or not ticket_type.is_active
+    ):
+        message = _("Choose how the conversation was resolved.")
+        raise Invalid(message, fields={"ticket_type": [message]})
+    with transaction.atomic():
+        # Locked alone: PostgreSQL cannot lock the nullable side of the join to the stop.
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.status != ConversationStatus.OPEN:
+            raise Conflict(_("This conversation is closed."), code="conversation_closed")
+        stop = conversation.stop
+        if reverse_failure:
+            if stop is None:
+                message = _("This conversation is about the route, not about a failed stop.")
+                raise Invalid(message, fields={"reverse_failure": [message]})
+            stop = stop_reverse_failure(
+                stop=stop,
+                actor=Actor.for_user(user),
+                ticket_type=ticket_type,
+                conversation=conversation,
+            )
+        with translation.override(conversation.account.language):
+            text = _("Support closed this conversation: %(ticket)s.") % {
+                "ticket": ticket_type.description
+            }
+            if reverse_failure:
+                text += " " + _("Stop %(sequence)s is now done.") % {"sequence": stop.sequence}
+        note = Message.objects.create(
+            account_id=conversation.account_id,
+            conversation=conversation,
+            author=MessageAuthor.SYSTEM,
+            user=user,
+            text=text[:MAX_TEXT],
+        )
+        conversation.status = ConversationStatus.CLOSED
+        conversation.ticket_type = ticket_type
+        conversation.closed_by = user
+        conversation.closed_at = note.created_at
+        conversation.last_message_at = note.created_at
+        conversation.save(
+            update_fields=["status", "ticket_type", "closed_by", "closed_at", "last_message_at"]
+        )
+    return conversation

@@ -13,10 +13,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from services.forms import DateInput, IdListField
+from services.forms import DateInput, IdListField, StatusChangeForm
 
-from . import selectors
-from .models import RouteStatus
+from . import actions, selectors
+from .models import RouteStatus, StopStatus
 
 DEFAULT_DEPARTURE = time(8, 0)
 
@@ -389,3 +389,54 @@ class DepartureForm(forms.Form):
     def __init__(self, data=None, **kwargs):
         super().__init__(data, **kwargs)
         _style(self, small=True)
+
+
+class StopStatusForm(StatusChangeForm):
+    """A stop's outcome recorded by hand: done, or failed with its failure reason (and what
+    happened); always with a reason for status change. When the stop cannot change by hand (its
+    route is not in progress, it is over) there is nothing to choose and `unavailable` says why."""
+
+    failure_description = forms.CharField(
+        label=_("What happened"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("When the new status is failed."),
+    )
+
+    def __init__(self, data=None, *, user, stop, route, prefix="stop-status"):
+        targets = actions.stop_manual_targets(stop, route)
+        super().__init__(data, user=user, targets=targets, prefix=prefix)
+        self.fields["to_status"].choices = [
+            ("", "---------"),
+            *((status, StopStatus(status).label) for status in targets),
+        ]
+        if "failure_reason" not in self.fields:
+            del self.fields["failure_description"]
+        else:
+            self.order_fields(["to_status", "failure_reason", "failure_description"])
+        self.fields["note"].help_text = _("Kept with the stop and in its history.")
+        self.unavailable = "" if targets else _unavailable_message(stop, route)
+
+    def clean(self):
+        data = super().clean()
+        if self.unavailable:
+            raise ValidationError(self.unavailable)
+        if data.get("to_status") == StopStatus.FAILED:
+            failure_reason = data.get("failure_reason")
+            if failure_reason is None:
+                self.add_error("failure_reason", _("Choose why the delivery failed."))
+            elif failure_reason.requires_description and not data.get("failure_description"):
+                self.add_error("failure_description", _("Describe what happened."))
+        return data
+
+
+def _unavailable_message(stop, route):
+    if route.status != RouteStatus.IN_PROGRESS:
+        return _(
+            "This route is %(status)s: only stops of a route in progress change by hand; the "
+            "service's status can still be changed on its page."
+        ) % {"status": route.get_status_display().lower()}
+    return _("This stop is %(status)s: it cannot be changed by hand.") % {
+        "status": stop.get_status_display().lower()
+    }

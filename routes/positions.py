@@ -22,6 +22,7 @@ from tracking.lib.geo import haversine_m
 
 from . import eta, eta_learning, planning
 from .models import Position, Route, RouteStatus, Stop, StopStatus
+from .signals import etas_refreshed
 
 logger = logging.getLogger(__name__)
 
@@ -437,6 +438,7 @@ def route_refresh_eta(route, now=None, *, provider=None):
         )
         Route.objects.filter(pk=route.pk).update(eta_refreshed_at=now)
     route.eta_refreshed_at = now
+    etas_refreshed.send(sender=Route, route_id=route.pk)
     return etas
 
 

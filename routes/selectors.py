@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Prefetch, Q
 
 from accounts import access
 from accounts.models import Branch, Driver, Vehicle
 from scheduling.models import DeliveryWindow
-from services.models import Service, ServiceStatus
+from services.models import Service, ServiceEvent, ServiceStatus
 from services.selectors import ServiceFilters, service_list
 
 from . import planning
-from .models import PlanningJob, PlanningJobStatus, Position, Route, StopStatus
+from .models import Evidence, PlanningJob, PlanningJobStatus, Position, Route, StopStatus
 
 # The builder lists at most this many candidates (and says so when there are more).
 CANDIDATE_LIMIT = 500
@@ -221,3 +221,23 @@ def route_track(route):
         step = -(-len(points) // TRACK_POINTS)
         points = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
     return [list(point) for point in points]
+
+
+def route_history_stops(route):
+    """The route's stops as planning.route_stops gives them, with what a started route's page
+    shows of each: its failure reason, its evidence, and its service's events on this route
+    (who, what, when), in a constant number of queries."""
+    events = (
+        ServiceEvent.objects.filter(data__route_id=route.pk)
+        .select_related("actor_user", "actor_driver", "reason", "failure_reason")
+        .order_by("recorded_at", "pk")
+    )
+    return list(
+        route.stops.exclude(status=StopStatus.CANCELLED)
+        .select_related(*planning.STOP_RELATED, "failure_reason")
+        .prefetch_related(
+            Prefetch("evidence", queryset=Evidence.objects.order_by("recorded_at", "pk")),
+            Prefetch("service__events", queryset=events, to_attr="route_events"),
+        )
+        .order_by("sequence")
+    )

@@ -1,6 +1,7 @@
 """The operators' pages for routes: the day's routes, the builder (a new route from pending
 services, or more stops for a planned one), a route with its plan (reorder by hand, optimize,
-departure, remove stops, cancel), its printable sheet, and background planning jobs.
+departure, remove stops, cancel) and, once started, what happened at each stop (a stop's outcome
+can be recorded by hand), its printable sheet, and background planning jobs.
 
 Managers and operators of an account (accounts.access's ROUTES); anyone else gets a 404, and so
 does any route or job outside the user's scope. Every write goes through routes.actions; their
@@ -34,8 +35,9 @@ from .forms import (
     RouteForm,
     RouteListForm,
     SplitForm,
+    StopStatusForm,
 )
-from .models import PlanningJobStatus, RouteStatus
+from .models import PlanningJobStatus, RouteStatus, StopStatus
 
 # The map tiles every dashboard map uses (the services pages' too); only tiles leave the site.
 MAP_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -45,6 +47,13 @@ WARNING_LABELS = {
     "no_location": gettext_lazy("No coordinates"),
     "window_missed": gettext_lazy("Window missed"),
     "past_deadline": gettext_lazy("Past deadline"),
+}
+# A started route's stops still to be reached: they show their ETA window.
+ETA_STOP_STATUSES = {StopStatus.PENDING, StopStatus.IN_PROGRESS, StopStatus.PAUSED}
+# What a route event of a service's history says (its data's "route" or "stop").
+ROUTE_EVENT_LABELS = {
+    "started": gettext_lazy("Route started"),
+    "finished": gettext_lazy("Route finished"),
 }
 
 
@@ -267,12 +276,15 @@ def detail(request, pk):
     return _render_route(request, route, job=selectors.route_active_job(route))
 
 
-def _render_route(request, route, *, job=None):
-    """The route's page, or (htmx) its plan partial: summary, warnings, stops and map data."""
-    plan = planning.route_plan(route)
-    context = _plan_context(route, plan)
+def _render_route(request, route, *, job=None, status_change=None):
+    """The route's page, or (htmx) its plan partial: summary, warnings, stops and map data; once
+    started, what happened at each stop. status_change: (stop, form) for a change by hand."""
+    started = route.status != RouteStatus.PLANNED
+    plan = planning.route_plan(route, selectors.route_history_stops(route) if started else None)
+    context = _plan_context(route, plan, history=started)
     context.update(
         job=job,
+        status_change=status_change,
         departure_form=DepartureForm(initial={"departure_time": route.departure_time}),
         poll_query=f"?route={route.pk}",
         map_tiles=MAP_TILES,
@@ -287,7 +299,9 @@ def _render_route(request, route, *, job=None):
     return response
 
 
-def _plan_context(route, plan):
+def _plan_context(route, plan, *, history=False):
+    """What the plan shows; with history (stops from selectors.route_history_stops), each stop's
+    times, evidence and events too."""
     tzinfo = planning.route_tzinfo(route)
     vehicle = route.vehicle
     return {
@@ -298,14 +312,15 @@ def _plan_context(route, plan):
         "distance_km": plan.distance_m / 1000,
         "duration_display": hours_minutes(plan.duration_s),
         "warning_count": plan.stop_warning_count + len(plan.warnings),
-        "stop_rows": [_stop_row(stop_plan) for stop_plan in plan.stops],
+        "history": history,
+        "stop_rows": [_stop_row(stop_plan, route if history else None) for stop_plan in plan.stops],
         "capacity_kg": vehicle.capacity_kg,
         "capacity_m3": vehicle.capacity_m3,
         "map_data": _map_data(route, plan, tzinfo),
     }
 
 
-def _stop_row(stop_plan):
+def _stop_row(stop_plan, history_route=None):
     return {
         "plan": stop_plan,
         "wait_min": round(stop_plan.wait_s / 60),
@@ -314,7 +329,44 @@ def _stop_row(stop_plan):
             (code, WARNING_LABELS.get(code, code), message)
             for code, message in zip(stop_plan.warnings, stop_plan.warning_messages, strict=True)
         ],
+        "history": _stop_history(stop_plan.stop, history_route) if history_route else None,
     }
+
+
+def _stop_history(stop, route):
+    """A started route's stop: planned against actual arrival (minutes late, negative when
+    early), the ETA window while it is still ahead, its evidence and its events on the route."""
+    actual = stop.arrived_at or stop.left_at  # a stop completed without "arrived" counts its end
+    planned = stop.planned_arrival
+    delay_min = round((actual - planned).total_seconds() / 60) if actual and planned else None
+    ahead = route.status == RouteStatus.IN_PROGRESS and stop.status in ETA_STOP_STATUSES
+    return {
+        "actual_arrival": actual,
+        "delay_min": delay_min,
+        "delay_abs": abs(delay_min) if delay_min is not None else None,
+        "eta": stop.eta if ahead else None,
+        "eta_window": (stop.eta_earliest, stop.eta_latest)
+        if ahead and stop.eta_earliest and stop.eta_latest
+        else None,
+        "evidence": list(stop.evidence.all()),
+        "events": [(event, _event_what(event)) for event in stop.service.route_events],
+        "can_change": bool(actions.stop_manual_targets(stop, route)),
+    }
+
+
+def _event_what(event):
+    """One line for an event of a stop's history: the status it reached, or the route step."""
+    data = event.data or {}
+    if event.to_status:
+        to_status = event.get_to_status_display()
+        if not event.from_status:
+            return to_status
+        return f"{event.get_from_status_display()} → {to_status}"
+    if data.get("route") in ROUTE_EVENT_LABELS:
+        return ROUTE_EVENT_LABELS[data["route"]]
+    if data.get("stop") in StopStatus.values:
+        return StopStatus(data["stop"]).label
+    return event.get_kind_display()
 
 
 def _map_data(route, plan, tzinfo):
@@ -500,6 +552,46 @@ def cancel(request, pk):
     else:
         messages.success(request, _("Route cancelled: its services are pending again."))
     return redirect("routes:detail", pk=route.pk)
+
+
+@routes_section
+def stop_status(request, pk, stop_pk):
+    """A stop's outcome recorded by hand (the driver's phone died, the customer called): the
+    route's page with the form (GET), the change with its reason for status change (POST)."""
+    route = selectors.route_detail(user=request.user, pk=pk)
+    stop = get_object_or_404(route.stops.select_related("service__customer"), pk=stop_pk)
+    posted = request.method == "POST"
+    form = StopStatusForm(
+        request.POST if posted else None, user=request.user, stop=stop, route=route
+    )
+    if posted and form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.stop_change_status_by_hand(
+                stop=stop,
+                to_status=data["to_status"],
+                actor=Actor.for_user(request.user),
+                reason=data["reason"],
+                failure_reason=data.get("failure_reason"),
+                failure_description=data.get("failure_description", ""),
+                note=data["note"],
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                _("Stop %(sequence)s (%(customer)s) is now %(status)s.")
+                % {
+                    "sequence": stop.sequence,
+                    "customer": stop.service.customer.name,
+                    "status": StopStatus(data["to_status"]).label.lower(),
+                },
+            )
+            return redirect("routes:detail", pk=route.pk)
+    return _render_route(
+        request, route, job=selectors.route_active_job(route), status_change=(stop, form)
+    )
 
 
 @routes_section

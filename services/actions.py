@@ -23,7 +23,7 @@ from .models import (
     ServiceEvent,
     ServiceStatus,
 )
-from .signals import service_event_recorded
+from .signals import service_event_recorded, service_event_written
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ def _record_event(
         recorded_at=recorded_at or timezone.now(),
         data=data or {},
     )
+    service_event_written.send(sender=ServiceEvent, event=event)
     transaction.on_commit(lambda: _dispatch_after_commit(event.pk))
     return event
 

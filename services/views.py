@@ -34,7 +34,7 @@ from accounts.models import Role
 from tracking.lib import br
 from tracking.lib.errors import Conflict, DomainError
 
-from . import actions, exports, selectors
+from . import actions, exports, panels, selectors
 from .actions import Actor
 from .forms import (
     BulkActionForm,
@@ -215,6 +215,7 @@ def _render_detail(request, service, *, status_form=None, reschedule_form=None):
             "status_form": status_form if can_change else None,
             "reschedule_form": reschedule_form if can_change else None,
             "attempts_left": max(service.account.max_attempts - service.attempt_count, 0),
+            "panels": panels.render_panels(request, service),
         },
     )
 

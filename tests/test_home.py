@@ -99,3 +99,11 @@ def test_unknown_pages_are_a_friendly_404(client_of, manager_a):
     response = client_of(manager_a).get("/no-such-page/")
     assert response.status_code == 404
     assert "There is nothing at this address." in response.content.decode()
+
+
+def test_the_navigation_marks_the_most_specific_section(client_of, operator_a):
+    from django.urls import reverse
+
+    response = client_of(operator_a).get(reverse("routes:chat"))
+    active = [item["section"] for item in response.context["navigation"] if item["active"]]
+    assert active == ["chat"]

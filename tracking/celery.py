@@ -56,6 +56,16 @@ app.conf.update(
             "task": "routes.tasks.learn_travel_profiles",
             "schedule": crontab(minute=0, hour=3),
         },
+        # Customer messages: retries after their backoff, lost enqueues, dead workers' claims.
+        "lastmile-sweep-outbox": {
+            "task": "lastmile.tasks.sweep_outbox",
+            "schedule": 60.0,
+        },
+        # "Driver arriving" and "out of deadline" for routes whose ETAs did not refresh.
+        "lastmile-check-active-routes": {
+            "task": "lastmile.tasks.check_active_routes",
+            "schedule": 60.0,
+        },
         "accounts-purge-expired-sessions": {
             "task": "accounts.tasks.purge_expired_sessions",
             "schedule": crontab(minute=17, hour=3),

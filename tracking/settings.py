@@ -100,6 +100,13 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves a few concurrent writers (the demo's simulated drivers): a write
+    # transaction takes the lock when it begins and others wait for it, instead of failing with
+    # "database is locked" when a read turns into a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: when REDIS_URL is set it is the Celery broker and the cache; without it tasks run
@@ -194,18 +201,24 @@ else:
     EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
+# Seconds to wait for the e-mail server or the ESP's API; then the send counts as failed (and a
+# timed-out answer from an ESP as "may have been sent": see lastmile.sending).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT_S", default=10)
 ANYMAIL = {
-    key: value
-    for key, value in {
-        "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
-        "POSTMARK_API_URL": env.str("POSTMARK_API_URL", default=""),
-        "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
-        "MAILGUN_API_URL": env.str("MAILGUN_API_URL", default=""),
-        "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
-        "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
-        "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
-    }.items()
-    if value
+    "REQUESTS_TIMEOUT": EMAIL_TIMEOUT,
+    **{
+        key: value
+        for key, value in {
+            "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
+            "POSTMARK_API_URL": env.str("POSTMARK_API_URL", default=""),
+            "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
+            "MAILGUN_API_URL": env.str("MAILGUN_API_URL", default=""),
+            "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
+            "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
+            "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
+        }.items()
+        if value
+    },
 }
 
 # SMS: a backend shaped like Django's e-mail backends (tracking.lib.sms).
@@ -216,6 +229,9 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 # Another base address for Twilio's API (a regional edge, or a local fake in tests).
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
+# Seconds to wait for Twilio's answer; a timed-out send is settled by asking Twilio before any
+# second try (lastmile.sending).
+TWILIO_TIMEOUT_S = env.float("TWILIO_TIMEOUT_S", default=10)
 
 # Outgoing webhooks may call private, loopback or link-local addresses (and plain http on
 # localhost) only when this is on: development and tests. Off in production, so an account's
@@ -252,5 +268,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
+        # Twilio's client logs every request's headers at INFO.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }

@@ -18,6 +18,7 @@ urlpatterns = [
     path("routes/", include("routes.urls")),
     path("reports/", include("reports.urls")),
     path("t/", include("lastmile.urls")),
+    path("hooks/", include("lastmile.callback_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", integration_api.urls),
     path("api/driver/v1/", driver_api.urls),

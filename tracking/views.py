@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts import access
 from accounts.models import Driver
+from routes import alerts
 from services import selectors as service_selectors
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,16 @@ def home(request):
             }
             for key, label, tone in HOME_CARDS
         ]
+    if user.account is not None and _sees_routes(user):
+        context["alerts"] = alerts.alerts_for(user=user)
+        context["account_tz"] = user.account.tzinfo
     return render(request, "home.html", context)
+
+
+def _sees_routes(user):
+    return access.can_see_section(user, access.ROUTES) or access.can_see_section(
+        user, access.TRACKING
+    )
 
 
 @never_cache
