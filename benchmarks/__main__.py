@@ -19,13 +19,14 @@ def main(argv=None):
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from benchmarks import eta, optimizer, pages, service_import
+    from benchmarks import dashboard, eta, optimizer, pages, service_import
 
     available = {
         "pages": pages.run,
         "service_import": service_import.run,
         "optimizer": optimizer.run,
         "eta": eta.run,
+        "dashboard": dashboard.run,
     }
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(available)}")
