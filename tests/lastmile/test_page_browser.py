@@ -2,6 +2,7 @@
 the SMS (the map and the moving driver only while their stop is in progress), rating it, and
 rescheduling a failed one."""
 
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlparse
@@ -9,7 +10,8 @@ from urllib.parse import urlparse
 import pytest
 from django.utils import timezone
 
-from accounts.models import Driver
+from accounts.models import Driver, NotificationTemplate
+from accounts.notification_defaults import agency_create_default_templates
 from lastmile import views
 from lastmile.models import Rating
 from routes.actions import route_create, route_start, stop_change_status
@@ -70,9 +72,26 @@ def delivery(account, name, point, order):
     )
 
 
-def link_path(service):
-    """The path of the link the customer received (SITE_URL is not the live server's)."""
-    return urlparse(service.tracking_url).path
+@pytest.fixture
+def sms_files(settings, tmp_path):
+    """Customers' SMS land as files, as in a local run with the file backend."""
+    settings.SMS_BACKEND = "tracking.lib.sms.FileBackend"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    return tmp_path / "sms"
+
+
+def link_from_sms(folder, service):
+    """The path of the link in the SMS the customer received when the service was registered
+    (the site's address in it is SITE_URL, not the live server's)."""
+    phone = service.customer.phone
+    for file in sorted(folder.glob("*.json")):
+        message = json.loads(file.read_text())
+        found = re.search(r"https?://\S+/t/[\w-]+", message.get("body", ""))
+        if message.get("to") == phone and found:
+            path = urlparse(found.group(0)).path
+            assert path == urlparse(service.tracking_url).path
+            return path
+    raise AssertionError(f"no SMS with a link to {phone} in {folder}")
 
 
 def move_driver(driver, point):
@@ -89,10 +108,12 @@ def leaflet_loaded(page):
     return any("/vendor/leaflet/" in url for url in page.requested)
 
 
-def test_customer_follows_the_driver_then_rates(phone, fast_refresh):
+def test_customer_follows_the_driver_then_rates(phone, fast_refresh, sms_files):
     page = phone
     account = f.AccountFactory(slug="acme-lastmile", name="Acme Entregas")
     agency = f.AgencyFactory(account=account, name="Loja Bonita", header_colour="#6F42C1")
+    agency_create_default_templates(agency=agency, language=account.language)
+    NotificationTemplate.objects.filter(agency=agency).update(sms_enabled=True)
     driver = f.DriverFactory(account=account, first_name="Ana", last_name="Lima")
     service = delivery(account, "Maria Souza", HOME, "PED-1001")
     service.agency = agency
@@ -114,7 +135,7 @@ def test_customer_follows_the_driver_then_rates(phone, fast_refresh):
     # The driver serves the neighbour first: no map here, only the driver and the ETA.
     stop_change_status(stop=other_stop, to_status=StopStatus.IN_PROGRESS, actor=by_driver)
     move_driver(driver, OTHER_HOME)
-    page.goto(link_path(service))
+    page.goto(link_from_sms(sms_files, service))
     assert page.get_by_test_id("headline").inner_text() == "Out for delivery"
     assert page.get_by_test_id("brand").inner_text() == "Loja Bonita"
     assert page.get_by_test_id("driver-name").inner_text() == "Ana"
@@ -179,9 +200,12 @@ def test_customer_follows_the_driver_then_rates(phone, fast_refresh):
     assert page.errors == []
 
 
-def test_customer_reschedules_a_failed_delivery(phone):
+def test_customer_reschedules_a_failed_delivery(phone, sms_files):
     page = phone
     account = f.AccountFactory(slug="acme-reschedule", name="Acme Entregas")
+    agency = f.AgencyFactory(account=account, name="Loja Bonita")
+    agency_create_default_templates(agency=agency, language=account.language)
+    NotificationTemplate.objects.filter(agency=agency).update(sms_enabled=True)
     driver = f.DriverFactory(account=account, first_name="Ana")
     reason = f.FailureReasonFactory(
         account=account, description="Ninguém em casa", customer_fault=True
@@ -207,7 +231,7 @@ def test_customer_reschedules_a_failed_delivery(phone):
         stop=stop, to_status=StopStatus.FAILED, actor=by_driver, failure_reason=reason
     )
 
-    page.goto(link_path(service))
+    page.goto(link_from_sms(sms_files, service))
     assert page.get_by_test_id("headline").inner_text() == "Delivery failed"
     assert page.get_by_test_id("attempt-reason").inner_text() == "Ninguém em casa"
     assert page.locator("#lm-map").count() == 0 and not leaflet_loaded(page)
