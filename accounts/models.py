@@ -712,6 +712,8 @@ class Agency(TenantModel):
 
 class Trigger(models.TextChoices):
     SERVICE_REGISTERED = "service_registered", _("Service registered")
+    # A delivery date and window set or changed (first set or rescheduled), whoever chose it.
+    RESCHEDULED = "rescheduled", _("Delivery date set")
     ROUTE_STARTED = "route_started", _("Route started")
     DELIVERY_STARTED = "delivery_started", _("Delivery started")
     DRIVER_ARRIVING = "driver_arriving", _("Driver arriving")

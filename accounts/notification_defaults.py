@@ -11,13 +11,15 @@ from .models import NotificationTemplate, Trigger
 FALLBACK_LANGUAGE = "en"
 
 # Which channels start switched on. SMS costs money per segment and too many messages annoy, so
-# it is on only where the customer waits for or must act on the news: the delivery is today
-# (route started), the driver is on the way (delivery started), it arrived (delivered), it failed
-# and can be rescheduled (delivery failed). E-mail costs nothing and also confirms the order when
-# it is registered. "Driver arriving" repeats "delivery started" minutes later, and "out of
-# deadline" and "itinerant route" suit only some accounts' operations: those start off, ready to be
-# switched on.
+# it is on only where the customer waits for or must act on the news: a delivery date was set or
+# changed (someone must be home then; the customer who chose it expects the confirmation), the
+# delivery is today (route started), the driver is on the way (delivery started), it arrived
+# (delivered), it failed and can be rescheduled (delivery failed). E-mail costs nothing and also
+# confirms the order when it is registered. "Driver arriving" repeats "delivery started" minutes
+# later, and "out of deadline" and "itinerant route" suit only some accounts' operations: those
+# start off, ready to be switched on.
 SMS_ON = {
+    Trigger.RESCHEDULED,
     Trigger.ROUTE_STARTED,
     Trigger.DELIVERY_STARTED,
     Trigger.DELIVERED,
@@ -35,6 +37,16 @@ _TEXTS = {
             "Hi {{customer_first_name}},\n\n"
             "We received your order {{order_number}}. We will let you know when it is on its"
             " way.\n\n"
+            "Follow it at {{tracking_link}}\n\n"
+            "{{agency_name}}",
+        ),
+        Trigger.RESCHEDULED: (
+            "{{agency_name}}: your order {{order_number}} will be delivered on {{delivery_day}},"
+            " {{delivery_window}}. Track it: {{tracking_link}}",
+            "Your order {{order_number}} will be delivered on {{delivery_day}}",
+            "Hi {{customer_first_name}},\n\n"
+            "Your order {{order_number}} is scheduled for delivery on {{delivery_day}}, between"
+            " {{delivery_window}}.\n\n"
             "Follow it at {{tracking_link}}\n\n"
             "{{agency_name}}",
         ),
@@ -118,6 +130,17 @@ _TEXTS = {
             "Acompanhe em {{tracking_link}}\n\n"
             "{{agency_name}}",
         ),
+        Trigger.RESCHEDULED: (
+            # Without accents, so it fits one GSM-7 message.
+            "{{agency_name}}: entrega do pedido {{order_number}} agendada para {{delivery_day}},"
+            " {{delivery_window}}. {{tracking_link}}",
+            "Seu pedido {{order_number}} será entregue em {{delivery_day}}",
+            "Olá {{customer_first_name}},\n\n"
+            "A entrega do seu pedido {{order_number}} está agendada para {{delivery_day}}, entre"
+            " {{delivery_window}}.\n\n"
+            "Acompanhe em {{tracking_link}}\n\n"
+            "{{agency_name}}",
+        ),
         Trigger.ROUTE_STARTED: (
             "{{agency_name}}: Olá {{customer_first_name}}, seu pedido {{order_number}} sai para"
             " entrega hoje, previsão {{eta_window}}. {{tracking_link}}",
@@ -195,6 +218,17 @@ _TEXTS = {
             "Recibimos tu pedido {{order_number}}",
             "Hola {{customer_first_name}}:\n\n"
             "Recibimos tu pedido {{order_number}}. Te avisaremos cuando salga a reparto.\n\n"
+            "Síguelo en {{tracking_link}}\n\n"
+            "{{agency_name}}",
+        ),
+        Trigger.RESCHEDULED: (
+            # Without accents, so it fits one GSM-7 message.
+            "{{agency_name}}: entrega de tu pedido {{order_number}} programada para el"
+            " {{delivery_day}}, {{delivery_window}}. {{tracking_link}}",
+            "Tu pedido {{order_number}} se entregará el {{delivery_day}}",
+            "Hola {{customer_first_name}}:\n\n"
+            "La entrega de tu pedido {{order_number}} está programada para el {{delivery_day}},"
+            " en la franja {{delivery_window}}.\n\n"
             "Síguelo en {{tracking_link}}\n\n"
             "{{agency_name}}",
         ),

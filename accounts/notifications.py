@@ -30,6 +30,7 @@ TAGS = {
     "order_number": (_("The order number"), "PED-10422"),
     "invoice_number": (_("The invoice number"), "NF 004512"),
     "delivery_day": (_("The scheduled delivery day"), SAMPLE_DAY),
+    "delivery_window": (_("The scheduled delivery window"), "13:00-18:00"),
     "eta_window": (_("The estimated arrival window"), "14:00-16:00"),
     "period": (_("The scheduled period (morning, afternoon, night)"), _("afternoon")),
     "driver_name": (_("The driver's first name"), "Carlos"),

@@ -27,13 +27,17 @@ class MessageStatus(models.TextChoices):
 class OutboxMessage(TenantModel):
     """One message to a customer, written in the same transaction as the event that caused it,
     then sent once by a task (claimed, sent, recorded). Never two rows for the same service,
-    trigger, channel and attempt (a stop's sequence of attempts: a second delivery attempt may
-    tell the customer again)."""
+    trigger, channel, attempt (a stop's sequence of attempts: a second delivery attempt may tell
+    the customer again) and sequence (a trigger that can fire several times in one attempt: each
+    change of the delivery date is confirmed)."""
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="messages")
     trigger = models.CharField(_("trigger"), max_length=24, choices=Trigger.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    # Which of the trigger's causes in the attempt: the schedule change's number for "delivery
+    # date set", 0 for triggers that fire once per attempt.
+    sequence = models.PositiveIntegerField(default=0)
     # The event that caused it (services.ServiceEvent id), when there is one.
     event_id = models.BigIntegerField(null=True, blank=True)
     to = models.CharField(_("to"), max_length=254)
@@ -65,7 +69,8 @@ class OutboxMessage(TenantModel):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["service", "trigger", "channel", "attempt"], name="outbox_once"
+                fields=["service", "trigger", "channel", "attempt", "sequence"],
+                name="outbox_once",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=MessageStatus.values), name="outbox_status_valid"

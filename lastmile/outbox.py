@@ -3,8 +3,8 @@ written as rows in the transaction of their cause, then handed to the send task 
 
 Writing a row is cheap (a few reads, a render, an insert) and never touches the network, so it
 can run inside the transaction that records a delivery without slowing it or making it fail on
-a provider's outage. The unique (service, trigger, channel, attempt) constraint makes a repeated
-cause write nothing.
+a provider's outage. The unique (service, trigger, channel, attempt, sequence) constraint makes a
+repeated cause write nothing.
 """
 
 from datetime import timedelta
@@ -56,11 +56,12 @@ def _enabled_channels(template, customer):
     return channels
 
 
-def messages_queue(*, service_id, trigger, event=None, stop=None):
+def messages_queue(*, service_id, trigger, event=None, stop=None, sequence=0):
     """Writes the trigger's messages for the service (one row per enabled channel of its agency's
     template that the customer can receive) in the caller's transaction, and queues their sending
-    after commit. Idempotent: a (service, trigger, channel, attempt) that has a row already gets
-    no second one. Returns the rows written."""
+    after commit. sequence tells apart causes a trigger may have several of in one attempt (the
+    number of a schedule change). Idempotent: a (service, trigger, channel, attempt, sequence)
+    that has a row already gets no second one. Returns the rows written."""
     service = (
         Service.objects.select_related("account", "customer", "agency", "schedule__window")
         .filter(pk=service_id)
@@ -77,12 +78,15 @@ def messages_queue(*, service_id, trigger, event=None, stop=None):
     channels = _enabled_channels(template, service.customer)
     if not channels:
         return []
-    stop = stop or _latest_stop(service)
+    if stop is None and trigger != Trigger.RESCHEDULED:
+        # A new date has no stop yet: the latest one is an earlier attempt's, whose driver and
+        # ETA would be wrong in its confirmation.
+        stop = _latest_stop(service)
     attempt = message_attempt(service)
     existing = set(
-        OutboxMessage.objects.filter(service=service, trigger=trigger, attempt=attempt).values_list(
-            "channel", flat=True
-        )
+        OutboxMessage.objects.filter(
+            service=service, trigger=trigger, attempt=attempt, sequence=sequence
+        ).values_list("channel", flat=True)
     )
     channels = [channel for channel in channels if channel not in existing]
     if not channels:
@@ -103,6 +107,7 @@ def messages_queue(*, service_id, trigger, event=None, stop=None):
                     trigger=trigger,
                     channel=channel,
                     attempt=attempt,
+                    sequence=sequence,
                     event_id=getattr(event, "pk", None),
                     to=customer.phone if channel == Channel.SMS else customer.email,
                     language=language,
@@ -156,6 +161,7 @@ def tag_values(*, service, agency, trigger, stop=None, event=None):
         "order_number": service.order_number,
         "invoice_number": service.invoice_number,
         "delivery_day": _date(_delivery_day(trigger, route, schedule)),
+        "delivery_window": _window_text(*_scheduled_window(schedule)),
         "eta_window": _window_text(window_start, window_end),
         "period": _period(window_start),
         "driver_name": route.driver.first_name if route is not None else "",
@@ -190,6 +196,12 @@ def _delivery_day(trigger, route, schedule):
     return route.date if route is not None else None
 
 
+def _scheduled_window(schedule):
+    if schedule is None:
+        return None, None
+    return schedule.window.start, schedule.window.end
+
+
 def _expected_window(stop, schedule, tzinfo):
     """(start, end) as local datetimes or times: the live ETA window, else the scheduled window,
     else the planned arrival give or take PLANNED_MARGIN; (None, None) when nothing is known."""
@@ -199,7 +211,7 @@ def _expected_window(stop, schedule, tzinfo):
             timezone.localtime(stop.eta_latest, tzinfo),
         )
     if schedule is not None:
-        return schedule.window.start, schedule.window.end
+        return _scheduled_window(schedule)
     if stop is not None and stop.planned_arrival:
         planned = timezone.localtime(stop.planned_arrival, tzinfo)
         return planned - PLANNED_MARGIN, planned + PLANNED_MARGIN

@@ -24,8 +24,14 @@ def event_trigger(event):
     the event's own fields, without queries: most events fire nothing."""
     if event.kind == EventKind.CREATED:
         return Trigger.SERVICE_REGISTERED
+    if event.kind == EventKind.SCHEDULED:
+        # Every date set or changed, unless set with the registration (scheduling says so).
+        return Trigger.RESCHEDULED if (event.data or {}).get("notify", True) else None
     if event.kind == EventKind.ROUTE and (event.data or {}).get("route") == "started":
         return Trigger.ROUTE_STARTED
+    # A failed service put back to pending (EventKind.RESCHEDULED) has no new date yet: when the
+    # date is chosen with it, the "scheduled" event that follows in the same transaction confirms
+    # it; without one, the next route's "route started" tells the customer.
     if event.kind != EventKind.STATUS:
         return None
     if event.to_status == ServiceStatus.IN_PROGRESS:
@@ -49,9 +55,22 @@ def on_service_event_written(sender, *, event, **kwargs):
         with transaction.atomic():
             if trigger == Trigger.ROUTE_STARTED and _is_itinerant(event):
                 trigger = Trigger.ITINERANT_ROUTE
-            outbox.messages_queue(service_id=event.service_id, trigger=trigger, event=event)
+            outbox.messages_queue(
+                service_id=event.service_id,
+                trigger=trigger,
+                event=event,
+                sequence=event_sequence(event),
+            )
     except Exception:
         logger.exception("outbox: event %s (%s) wrote no messages", event.pk, trigger)
+
+
+def event_sequence(event):
+    """Which of its trigger's causes in the attempt the event is: a schedule change's number (each
+    change is confirmed once), 0 for the rest (one message per trigger and attempt)."""
+    if event.kind == EventKind.SCHEDULED:
+        return int((event.data or {}).get("change") or 0)
+    return 0
 
 
 def _is_itinerant(event):

@@ -22,12 +22,14 @@ ORIGIN_OF_ACTOR = {
 SCHEDULABLE = {ServiceStatus.PENDING, ServiceStatus.FAILED}
 
 
-def service_schedule(*, service, day, window, actor, now=None):
+def service_schedule(*, service, day, window, actor, now=None, confirm_first_date=True):
     """Sets or changes the service's date and window. Allowed while the service is pending or
     failed (a failed one is rescheduled: back to pending with one more attempt), for a window it
     can take now (weekday, horizon, holidays, cut-off, capacity) and, when changing, before the
     current window's cut-off. Raises Conflict (full, not allowed) or DomainError (not offered).
-    Choosing the same date and window again changes nothing."""
+    Choosing the same date and window again changes nothing. The customer is sent a confirmation
+    of every setting or change, except a first date when confirm_first_date is False (callers
+    that set it together with the service's registration, which the customer is told of)."""
     now = now or timezone.now()
     with transaction.atomic():
         service = (
@@ -111,6 +113,10 @@ def service_schedule(*, service, day, window, actor, now=None):
                 "start": window.start.strftime("%H:%M"),
                 "end": window.end.strftime("%H:%M"),
                 "origin": origin,
+                # The change's number for the service (1 for the first date): the confirmation
+                # of each change is sent once, and a later change gets its own.
+                "change": ScheduleChange.objects.filter(service=service).count(),
+                "notify": current is not None or confirm_first_date,
                 "previous": (
                     {"date": current.date.isoformat(), "window": current.window.name}
                     if current

@@ -54,6 +54,13 @@ def seed_scheduling(context):
             continue
         slot = slots[index // 2 % len(slots)]
         try:
-            service_schedule(service=service, day=slot.date, window=slot.window, actor=DEMO_ACTOR)
+            # Set with the registration, in the seed's transaction: not news to confirm.
+            service_schedule(
+                service=service,
+                day=slot.date,
+                window=slot.window,
+                actor=DEMO_ACTOR,
+                confirm_first_date=False,
+            )
         except DomainError:
             continue

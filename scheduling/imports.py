@@ -84,7 +84,11 @@ def apply_schedule(service, values, account, actor):
             message += " " + _("Windows that day: %(names)s.") % {"names": names}
         return [(WINDOW_COLUMN, message)]
     try:
-        service_schedule(service=service, day=day, window=window, actor=actor)
+        # An import registers services with the dates agreed with the shipper: a first date is
+        # part of the registration (told by "service registered"), a changed one is news.
+        service_schedule(
+            service=service, day=day, window=window, actor=actor, confirm_first_date=False
+        )
     except DomainError as exc:
         column = DATE_COLUMN if "date" in exc.fields else WINDOW_COLUMN
         return [(column, exc.message)]

@@ -48,11 +48,21 @@ S = ServiceStatus
         (event(EventKind.STATUS, S.IN_PROGRESS, S.FAILED), Trigger.DELIVERY_FAILED),
         (event(EventKind.STATUS, S.PENDING, S.CANCELLED), None),
         (event(EventKind.UPDATED), None),
+        # Back to pending without a date: the "scheduled" event with the date confirms it.
         (event(EventKind.RESCHEDULED, S.FAILED, S.PENDING), None),
+        (event(EventKind.SCHEDULED, change=1, notify=True), Trigger.RESCHEDULED),
+        (event(EventKind.SCHEDULED, change=3), Trigger.RESCHEDULED),
+        (event(EventKind.SCHEDULED, change=1, notify=False), None),
     ],
 )
 def test_which_events_fire_which_trigger(the_event, trigger):
     assert triggers.event_trigger(the_event) == trigger
+
+
+def test_each_schedule_change_is_its_own_cause_and_the_rest_fire_once_per_attempt():
+    assert triggers.event_sequence(event(EventKind.SCHEDULED, change=2)) == 2
+    assert triggers.event_sequence(event(EventKind.CREATED, to_status=S.PENDING)) == 0
+    assert triggers.event_sequence(event(EventKind.STATUS, S.IN_PROGRESS, S.DONE)) == 0
 
 
 @pytest.fixture
