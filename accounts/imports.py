@@ -32,7 +32,16 @@ from localflavor.br.br_states import STATE_CHOICES
 from tracking.lib import br
 from tracking.lib.errors import DomainError
 
-from .models import Branch, Carrier, Customer, Driver, PartyKind, Vehicle, VehicleType
+from .models import (
+    Branch,
+    Carrier,
+    Customer,
+    Driver,
+    PartyKind,
+    Vehicle,
+    VehicleType,
+    supported_language,
+)
 from .settings_forms import CustomerForm, DriverForm, VehicleForm
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -355,6 +364,12 @@ _PARTY_KINDS = {
     PartyKind.PERSON: ("person", "pessoa", "pf", "fisica", "pessoa_fisica", "cpf", "individual"),
     PartyKind.COMPANY: ("company", "empresa", "pj", "juridica", "pessoa_juridica", "cnpj"),
 }
+# Language names beside the codes supported_language reads ("pt_BR", "es-AR").
+_LANGUAGES = {
+    "en": ("english", "ingles"),
+    "pt-br": ("portuguese", "portugues", "brazilian_portuguese", "portugues_brasil"),
+    "es": ("spanish", "espanol", "espanhol"),
+}
 _VEHICLE_TYPES = {
     VehicleType.MOTORBIKE: ("motorbike", "moto", "motocicleta", "motorcycle"),
     VehicleType.CAR: ("car", "carro", "automovel", "passeio"),
@@ -651,6 +666,7 @@ class CustomerImporter(_Importer):
         "email": ("e-mail", "mail"),
         "phone": ("telefone", "celular", "fone", "mobile", "tel"),
         "external_code": ("codigo", "codigo_externo", "cod_externo", "code", "external_id"),
+        "language": ("idioma", "lingua", "lang", "locale"),
         "postal_code": ("cep", "zip", "zip_code", "postcode"),
         "street": ("logradouro", "rua", "endereco", "address"),
         "number": ("numero", "no", "n", "num", "nro"),
@@ -671,6 +687,7 @@ class CustomerImporter(_Importer):
         "email": "maria@example.com",
         "phone": "+55 11 98765-4321",
         "external_code": "CLI-0001",
+        "language": "pt-br",
         "postal_code": "01310-100",
         "street": "Avenida Paulista",
         "number": "1000",
@@ -693,8 +710,19 @@ class CustomerImporter(_Importer):
         for customer in self._lookup(customers, "document", documents - {""}):
             self.by_document[customer.document].append(customer)
         self.kinds = choice_table(PartyKind.choices, _PARTY_KINDS)
+        self.languages = choice_table(settings.LANGUAGES, _LANGUAGES)
 
     def convert(self, data, errors):
+        if "language" in data:
+            language = supported_language(data["language"]) or self.languages.get(
+                slug(data["language"])
+            )
+            if language is None:
+                codes = ", ".join(code for code, _name in settings.LANGUAGES)
+                errors.append(("language", _("Use one of %(codes)s.") % {"codes": codes}))
+                del data["language"]
+            else:
+                data["language"] = language
         if "kind" in data:
             kind = self.kinds.get(slug(data["kind"]))
             if kind is None:

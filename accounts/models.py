@@ -563,6 +563,13 @@ class Customer(TenantModel, AddressFields):
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164"))
     external_code = models.CharField(_("external code"), max_length=60, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Of the Last Mile page and the messages; the account's when blank."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -594,6 +601,27 @@ class Customer(TenantModel, AddressFields):
         from tracking.lib.br import format_document
 
         return format_document(self.document)
+
+    @property
+    def language_code(self):
+        """The language the customer is shown and sent things in: their own, else the account's
+        (load the account with the customer: this reads it)."""
+        return self.language or self.account.language
+
+
+def supported_language(text):
+    """The code in settings.LANGUAGES that text names, or None: case and "_" or "-" do not
+    matter, and a language without (or with another) region is its supported variant ("pt" and
+    "pt_BR" are "pt-br", "es-AR" is "es")."""
+    code = str(text or "").strip().lower().replace("_", "-")
+    codes = [known for known, _name in settings.LANGUAGES]
+    if code in codes:
+        return code
+    base = code.split("-")[0]
+    for known in codes:
+        if base and known.split("-")[0] == base:
+            return known
+    return None
 
 
 class Holiday(TenantModel):

@@ -160,7 +160,7 @@ class CustomerForm(ContactCleaning, TenantModelForm):
         model = Customer
         fields = [
             "account", "kind", "name", "trade_name", "document", "email", "phone",
-            "external_code", *ADDRESS_FIELDS,
+            "external_code", "language", *ADDRESS_FIELDS,
         ]  # fmt: skip
 
 

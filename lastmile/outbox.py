@@ -5,6 +5,10 @@ Writing a row is cheap (a few reads, a render, an insert) and never touches the 
 can run inside the transaction that records a delivery without slowing it or making it fail on
 a provider's outage. The unique (service, trigger, channel, attempt, sequence) constraint makes a
 repeated cause write nothing.
+
+Language: a template's text is the agency's, one per trigger, written in whatever language the
+agency chose; only the tag values (dates, times, the period of the day, any translated label)
+follow the customer's language (the account's when the customer has none), which the row records.
 """
 
 from datetime import timedelta
@@ -61,9 +65,11 @@ def messages_queue(*, service_id, trigger, event=None, stop=None, sequence=0):
     template that the customer can receive) in the caller's transaction, and queues their sending
     after commit. sequence tells apart causes a trigger may have several of in one attempt (the
     number of a schedule change). Idempotent: a (service, trigger, channel, attempt, sequence)
-    that has a row already gets no second one. Returns the rows written."""
+    that has a row already gets no second one. The template's text is the agency's, as written;
+    the tag values are formatted in the customer's language, which each row records. Returns the
+    rows written."""
     service = (
-        Service.objects.select_related("account", "customer", "agency", "schedule__window")
+        Service.objects.select_related("account", "customer__account", "agency", "schedule__window")
         .filter(pk=service_id)
         .first()
     )
@@ -91,7 +97,7 @@ def messages_queue(*, service_id, trigger, event=None, stop=None, sequence=0):
     channels = [channel for channel in channels if channel not in existing]
     if not channels:
         return []
-    language = service.account.language
+    language = service.customer.language_code
     with translation.override(language):
         values = tag_values(service=service, agency=agency, trigger=trigger, stop=stop, event=event)
         rendered = {channel: _render(template, channel, values) for channel in channels}
@@ -148,8 +154,8 @@ def _render(template, channel, values):
 
 
 def tag_values(*, service, agency, trigger, stop=None, event=None):
-    """The value of every tag for the service's message, formatted in the active language and
-    the account's time zone."""
+    """The value of every tag for the service's message, formatted in the active language (the
+    customer's, when messages_queue calls) and the account's time zone."""
     tzinfo = service.account.tzinfo
     customer = service.customer
     route = stop.route if stop is not None else None

@@ -75,7 +75,7 @@ def service_by_token(token, *, now=None):
     )
     service = (
         Service.objects.select_related(
-            "account", "agency", "branch", "customer", "schedule__window", "rating"
+            "account", "agency", "branch", "customer__account", "schedule__window", "rating"
         )
         .annotate(ended_at=Subquery(ended_at))
         .filter(tracking_token=token)

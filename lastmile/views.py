@@ -1,9 +1,9 @@
 """The customers' Last Mile page (/t/<token>): no login, the unguessable token is the key.
 
 An unknown, malformed or expired token gets one plain 404 page, the same for all, that says
-nothing about any service or account. A found one is shown in the account's language and the
-service's time zone, never indexed, and its address (which holds the token) is never sent on
-as a referrer.
+nothing about any service or account. A found one is shown in the customer's language (the
+account's when the customer has none) and the service's time zone, never indexed, and its address
+(which holds the token) is never sent on as a referrer.
 """
 
 from functools import wraps
@@ -49,14 +49,14 @@ def not_found(request, *args, **kwargs):
 
 def customer_link(view):
     """Looks the token up (the plain 404 page when it leads nowhere) and runs the view with the
-    service, in the account's language and the service's time zone."""
+    service, in the customer's language and the service's time zone."""
 
     @wraps(view)
     def wrapper(request, token):
         service = selectors.service_by_token(token)
         if service is None:
             return not_found(request)
-        language = service.account.language
+        language = service.customer.language_code
         with translation.override(language), timezone.override(service_tzinfo(service)):
             response = view(request, service)
         response.headers["Content-Language"] = language

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Customer, PartyKind, StatusChangeReason
+from accounts.models import Customer, PartyKind, StatusChangeReason, supported_language
 from tracking.lib import br
 from tracking.lib.errors import Conflict, DomainError
 from tracking.lib.transitions import require_transition
@@ -34,7 +34,9 @@ SERVICE_FIELDS = [
     "service_time_min", "deadline", "street", "number", "complement", "district", "city", "state",
     "postal_code", "country", "lat", "lng",
 ]  # fmt: skip
-CUSTOMER_FIELDS = ["kind", "name", "trade_name", "document", "email", "phone", "external_code"]
+CUSTOMER_FIELDS = [
+    "kind", "name", "trade_name", "document", "email", "phone", "external_code", "language",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,8 @@ def service_events_redispatch(*, older_than=timedelta(minutes=1), limit=1000):
 
 def customer_find_or_create(*, account, data):
     """The account's customer matching data by external code, then document, then e-mail;
-    created when none matches, and updated with the fields data brings. Never duplicates."""
+    created when none matches, and updated with the fields data brings. Never duplicates.
+    Raises DomainError for a language that is not one of settings.LANGUAGES."""
     with transaction.atomic():
         return _customer_find_or_create(account, data)
 
@@ -171,6 +174,13 @@ def _customer_find_or_create(account, data):
         data.setdefault(
             "kind", PartyKind.COMPANY if len(data["document"]) == 14 else PartyKind.PERSON
         )
+    if data.get("language"):
+        language = supported_language(data["language"])
+        if language is None:
+            raise DomainError(
+                _("Unknown language."), code="invalid", fields={"customer.language": []}
+            )
+        data["language"] = language
     customers = Customer.objects.select_for_update().filter(account=account)
     customer = None
     for key in ("external_code", "document", "email"):

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
@@ -25,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from accounts.models import supported_language
 from tracking.lib import br
 
 from .models import ServiceStatus, ServiceType
@@ -109,6 +111,24 @@ class CustomerIn(Schema):
     external_code: text(60) | None = Field(
         None, description="Your code for the customer; the first key to find it again."
     )
+    language: text(16) | None = Field(
+        None,
+        description=(
+            "Of the customer's Last Mile page and messages: en, pt-br or es (pt_BR, pt and es-AR "
+            "are read too); the account's when not set."
+        ),
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value):
+        if not value:
+            return value
+        language = supported_language(value)
+        if language is None:
+            codes = ", ".join(code for code, _name in settings.LANGUAGES)
+            raise PydanticCustomError("invalid_language", "Use one of {codes}.", {"codes": codes})
+        return language
 
     @field_validator("document")
     @classmethod
@@ -292,6 +312,7 @@ class CustomerOut(Schema):
     email: str
     phone: str
     external_code: str
+    language: str = Field(description="Blank when the customer follows the account's language.")
 
 
 class AddressOut(Schema):
@@ -401,6 +422,7 @@ def service_payload(service, tzinfo):
             "email": customer.email,
             "phone": customer.phone,
             "external_code": customer.external_code,
+            "language": customer.language,
         },
         "address": {
             "street": service.street,
