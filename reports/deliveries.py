@@ -1,0 +1,225 @@
+"""The deliveries report: how the services of a period ended, computed in the database.
+
+Which date places a service in the period (its "outcome time"):
+- a service in a final status (done, failed, returned, cancelled): when it reached that status,
+  the `recorded_at` of its latest status event to it (the time on the phone for a driver's
+  outcome); without such an event, its `updated_at`;
+- an open service (pending, routed, in progress, paused): its `created_at`.
+Periods are local days of the account's time zone, both ends included.
+
+Deadline compliance: done at or before the deadline is on time; done after it is late; open with
+the deadline passed (now) is late; open with the deadline still ahead is not yet due. Failed,
+returned and cancelled services, and those without a deadline, are outside it.
+
+First-attempt success: a done service whose first stop (its first attempt) was done.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import access
+from routes.models import Stop, StopStatus
+from services.models import EventKind, Service, ServiceEvent, ServiceStatus
+
+OPEN_STATUSES = [
+    ServiceStatus.PENDING,
+    ServiceStatus.ROUTED,
+    ServiceStatus.IN_PROGRESS,
+    ServiceStatus.PAUSED,
+]
+# The columns every row of the report has, in order (the table's and the exports').
+COLUMNS = [
+    "total",
+    "done",
+    "failed",
+    "returned",
+    "cancelled",
+    "open",
+    "on_time",
+    "late",
+    "not_yet_due",
+    "first_attempt",
+]
+
+
+@dataclass(frozen=True)
+class DeliveryFilters:
+    """The report's filters: a period of local days (both included) and optional narrowing."""
+
+    first_day: date
+    last_day: date
+    branch: object = None
+    carrier: object = None
+    partner: object = None
+    driver: object = None
+
+
+@dataclass
+class DeliveryReport:
+    filters: DeliveryFilters
+    totals: dict
+    by_day: list
+    by_branch: list
+    by_carrier: list
+    by_partner: list
+    by_failure_reason: list
+
+    @property
+    def first_attempt_rate(self):
+        """Share of done services done at the first attempt, in percent (None without any)."""
+        done = self.totals["done"]
+        return round(100 * self.totals["first_attempt"] / done, 1) if done else None
+
+    @property
+    def on_time_rate(self):
+        measured = self.totals["on_time"] + self.totals["late"]
+        return round(100 * self.totals["on_time"] / measured, 1) if measured else None
+
+
+def period_bounds(filters, tzinfo):
+    """The period as aware datetimes [start, end) in the account's time zone."""
+    start = datetime.combine(filters.first_day, time.min, tzinfo=tzinfo)
+    end = datetime.combine(filters.last_day + timedelta(days=1), time.min, tzinfo=tzinfo)
+    return start, end
+
+
+def _outcome_at():
+    reached = (
+        ServiceEvent.objects.filter(
+            service_id=OuterRef("pk"), kind=EventKind.STATUS, to_status=OuterRef("status")
+        )
+        .order_by("-recorded_at", "-pk")
+        .values("recorded_at")[:1]
+    )
+    return Case(
+        When(status__in=OPEN_STATUSES, then=F("created_at")),
+        default=Coalesce(Subquery(reached, output_field=DateTimeField()), F("updated_at")),
+        output_field=DateTimeField(),
+    )
+
+
+def _first_stop_status():
+    first = Stop.objects.filter(service_id=OuterRef("pk")).order_by("pk").values("status")[:1]
+    return Subquery(first, output_field=CharField())
+
+
+def _scoped(user, filters):
+    """The services the user may see, narrowed by branch, carrier and partner."""
+    services = access.scope(user, Service.objects.all())
+    for name in ("branch", "carrier", "partner"):
+        value = getattr(filters, name)
+        if value is not None:
+            services = services.filter(**{name: value})
+    return services
+
+
+def services_in_period(*, user, filters, tzinfo):
+    """The services the user may see whose outcome time falls in the period, matching the
+    filters (the driver: a stop, any attempt, on one of the driver's routes), annotated with
+    `outcome_at` and `first_stop_status`."""
+    start, end = period_bounds(filters, tzinfo)
+    services = _scoped(user, filters)
+    if filters.driver is not None:
+        services = services.filter(
+            Exists(Stop.objects.filter(service_id=OuterRef("pk"), route__driver=filters.driver))
+        )
+    return services.annotate(
+        outcome_at=_outcome_at(), first_stop_status=_first_stop_status()
+    ).filter(outcome_at__gte=start, outcome_at__lt=end)
+
+
+def _counts(now):
+    """The aggregate of each column, for .aggregate() (totals) and .annotate() (groups)."""
+    done = Q(status=ServiceStatus.DONE)
+    is_open = Q(status__in=OPEN_STATUSES)
+    has_deadline = Q(deadline__isnull=False)
+    return {
+        "total": Count("pk"),
+        "done": Count("pk", filter=done),
+        "failed": Count("pk", filter=Q(status=ServiceStatus.FAILED)),
+        "returned": Count("pk", filter=Q(status=ServiceStatus.RETURNED)),
+        "cancelled": Count("pk", filter=Q(status=ServiceStatus.CANCELLED)),
+        "open": Count("pk", filter=is_open),
+        "on_time": Count("pk", filter=done & has_deadline & Q(outcome_at__lte=F("deadline"))),
+        "late": Count(
+            "pk",
+            filter=(done & has_deadline & Q(outcome_at__gt=F("deadline")))
+            | (is_open & Q(deadline__lt=now)),
+        ),
+        "not_yet_due": Count("pk", filter=is_open & Q(deadline__gte=now)),
+        "first_attempt": Count("pk", filter=done & Q(first_stop_status=StopStatus.DONE)),
+    }
+
+
+def _grouped(services, field, empty_label, now):
+    label = Coalesce(f"{field}__name", Value(str(empty_label)))
+    return list(
+        services.values(field)
+        .annotate(group=label, **_counts(now))
+        .order_by("group", field)
+        .values("group", *COLUMNS)
+    )
+
+
+def failure_reasons(*, user, filters, tzinfo):
+    """Stops failed in the period (by their `left_at`) of the services the user may see, per
+    failure reason; with a driver, that driver's stops."""
+    start, end = period_bounds(filters, tzinfo)
+    stops = Stop.objects.filter(
+        service__in=_scoped(user, filters).values("pk"),
+        status=StopStatus.FAILED,
+        left_at__gte=start,
+        left_at__lt=end,
+    )
+    if filters.driver is not None:
+        stops = stops.filter(route__driver=filters.driver)
+    return list(
+        stops.values("failure_reason")
+        .annotate(
+            group=Coalesce("failure_reason__description", Value(str(_("No reason given")))),
+            failed_stops=Count("pk"),
+        )
+        .order_by("-failed_stops", "group")
+        .values("group", "failed_stops")
+    )
+
+
+def delivery_report(*, user, filters, tzinfo, now=None):
+    """The whole report in a fixed number of queries, whatever the number of services."""
+    now = now or timezone.now()
+    in_period = services_in_period(user=user, filters=filters, tzinfo=tzinfo)
+    by_day = list(
+        in_period.annotate(day=TruncDate("outcome_at", tzinfo=tzinfo))
+        .values("day")
+        .annotate(**_counts(now))
+        .order_by("day")
+        .values("day", *COLUMNS)
+    )
+    for row in by_day:
+        row["group"] = row.pop("day")
+    return DeliveryReport(
+        filters=filters,
+        totals=in_period.aggregate(**_counts(now)),
+        by_day=by_day,
+        by_branch=_grouped(in_period, "branch", _("No branch"), now),
+        by_carrier=_grouped(in_period, "carrier", _("No carrier"), now),
+        by_partner=_grouped(in_period, "partner", _("No partner"), now),
+        by_failure_reason=failure_reasons(user=user, filters=filters, tzinfo=tzinfo),
+    )

@@ -1,0 +1,34 @@
+// Reports: draws the chart of a report from the data its partial carries (json_script), again
+// after each htmx swap of the results: after it settles, since htmx's settle step resets the
+// attributes of elements whose id it kept (the canvas), undoing the size Chart.js gave it.
+(function () {
+  "use strict";
+
+  var COLOURS = { done: "#198754", failed: "#dc3545", other: "#6c757d" };
+
+  function draw(root) {
+    var canvas = root.querySelector("#deliveries-chart");
+    var source = root.querySelector("#deliveries-chart-data");
+    if (!canvas || !source || typeof window.Chart === "undefined") return;
+    var existing = window.Chart.getChart(canvas);
+    if (existing) existing.destroy();
+    var data = JSON.parse(source.textContent);
+    new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: data.labels,
+        datasets: data.series.map(function (series) {
+          return { label: series.label, data: series.data, backgroundColor: COLOURS[series.key], stack: "services" };
+        }),
+      },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { draw(event.detail.target); });
+})();
