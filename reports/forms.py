@@ -30,25 +30,32 @@ class ReportFilterForm(forms.Form):
         label=_("Partner"), queryset=Partner.objects.none(), required=False
     )
     driver = DriverChoiceField(label=_("Driver"), queryset=Driver.objects.none(), required=False)
+    # The filters a report has no use for (a subclass's choice).
+    omitted = ()
 
     def __init__(self, data=None, *, user, today):
         super().__init__(data)
         self.today = today
+        for name in self.omitted:
+            del self.fields[name]
         for name, model, empty in (
             ("branch", Branch, _("All branches")),
             ("carrier", Carrier, _("All carriers")),
             ("partner", Partner, _("All partners")),
         ):
+            if name in self.omitted:
+                continue
             if getattr(user, f"{name}_id"):
                 # The user sees only this one anyway: nothing to choose.
                 del self.fields[name]
                 continue
             self.fields[name].queryset = access.scope(user, model.objects.all()).order_by("name")
             self.fields[name].empty_label = empty
-        self.fields["driver"].queryset = access.scope(user, Driver.objects.all()).order_by(
-            "first_name", "last_name"
-        )
-        self.fields["driver"].empty_label = _("All drivers")
+        if "driver" in self.fields:
+            self.fields["driver"].queryset = access.scope(user, Driver.objects.all()).order_by(
+                "first_name", "last_name"
+            )
+            self.fields["driver"].empty_label = _("All drivers")
         for field in self.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs["class"] = f"{css} {css}-sm"
@@ -81,3 +88,9 @@ class ReportFilterForm(forms.Form):
                 if data.get(name) is not None
             },
         )
+
+
+class MessageFilterForm(ReportFilterForm):
+    """The SMS and e-mail report's filters: messages have no driver."""
+
+    omitted = ("driver",)

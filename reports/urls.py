@@ -11,4 +11,12 @@ urlpatterns = [
     re_path(
         r"^deliveries/export\.(?P<fmt>csv|xlsx)$", views.delivery_export, name="deliveries_export"
     ),
+    path("messages/", views.message_report, name="messages"),
+    re_path(r"^messages/export\.(?P<fmt>csv|xlsx)$", views.message_export, name="messages_export"),
+    path("drivers/", views.driver_status_report, name="driver_status"),
+    re_path(
+        r"^drivers/export\.(?P<fmt>csv|xlsx)$",
+        views.driver_status_export,
+        name="driver_status_export",
+    ),
 ]

@@ -1,14 +1,16 @@
-// Reports: draws the chart of a report from the data its partial carries (json_script), again
+// Reports: draws the charts of a report from the data its partial carries (json_script), again
 // after each htmx swap of the results: after it settles, since htmx's settle step resets the
 // attributes of elements whose id it kept (the canvas), undoing the size Chart.js gave it.
+// A canvas names its data's element in data-chart-data (the deliveries chart by its id).
 (function () {
   "use strict";
 
-  var COLOURS = { done: "#198754", failed: "#dc3545", other: "#6c757d" };
+  var COLOURS = {
+    done: "#198754", failed: "#dc3545", other: "#6c757d",
+    queued: "#adb5bd", sent: "#0d6efd", delivered: "#198754", bounced: "#fd7e14",
+  };
 
-  function draw(root) {
-    var canvas = root.querySelector("#deliveries-chart");
-    var source = root.querySelector("#deliveries-chart-data");
+  function drawOne(canvas, source) {
     if (!canvas || !source || typeof window.Chart === "undefined") return;
     var existing = window.Chart.getChart(canvas);
     if (existing) existing.destroy();
@@ -18,7 +20,7 @@
       data: {
         labels: data.labels,
         datasets: data.series.map(function (series) {
-          return { label: series.label, data: series.data, backgroundColor: COLOURS[series.key], stack: "services" };
+          return { label: series.label, data: series.data, backgroundColor: COLOURS[series.key], stack: "total" };
         }),
       },
       options: {
@@ -26,6 +28,13 @@
         animation: false,
         scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
       },
+    });
+  }
+
+  function draw(root) {
+    drawOne(root.querySelector("#deliveries-chart"), root.querySelector("#deliveries-chart-data"));
+    root.querySelectorAll("canvas[data-chart-data]").forEach(function (canvas) {
+      drawOne(canvas, document.getElementById(canvas.getAttribute("data-chart-data")));
     });
   }
 
