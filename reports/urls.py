@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import views
+from . import people_urls, scheduling_urls, views
 
 app_name = "reports"
 urlpatterns = [
@@ -20,3 +20,6 @@ urlpatterns = [
         name="driver_status_export",
     ),
 ]
+
+# The reports whose views live in their own modules.
+urlpatterns += scheduling_urls.urlpatterns + people_urls.urlpatterns

@@ -8,6 +8,7 @@
   var COLOURS = {
     done: "#198754", failed: "#dc3545", other: "#6c757d",
     queued: "#adb5bd", sent: "#0d6efd", delivered: "#198754", bounced: "#fd7e14",
+    driving: "#0d6efd", at_customers: "#198754", idle: "#adb5bd",
   };
 
   function drawOne(canvas, source) {
