@@ -1,31 +1,13 @@
 """The people reports' pages: working hours and ranking, each a page, its htmx partial and its
 CSV and XLSX exports (the same pattern as reports.views)."""
 
-from django.shortcuts import render
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
 from . import exports
 from . import ranking as ranking_module
 from . import working_hours as hours_module
-from .forms import ReportFilterForm
-from .views import _tzinfo, reports_section
-
-
-def _form(request):
-    tzinfo = _tzinfo(request.user)
-    today = timezone.localdate(timezone=tzinfo)
-    return ReportFilterForm(request.GET, user=request.user, today=today), tzinfo
-
-
-def _render(request, name, context):
-    partial = bool(request.htmx) and not request.htmx.history_restore_request
-    template = f"reports/_partials/{name}.html" if partial else f"reports/{name}.html"
-    context["query"] = request.GET.urlencode()
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+from .views import _tzinfo, render_report, report_form, reports_section
 
 
 def _filename(prefix, report, extension):
@@ -37,7 +19,7 @@ def _filename(prefix, report, extension):
 
 
 def _working_hours_report(request):
-    form, tzinfo = _form(request)
+    form, tzinfo = report_form(request)
     report = hours_module.working_hours_report(
         user=request.user, filters=form.filters(), tzinfo=tzinfo
     )
@@ -120,7 +102,7 @@ def working_hours(request):
         ],
         "chart": _working_hours_chart(report),
     }
-    return _render(request, "working_hours", context)
+    return render_report(request, "working_hours", context)
 
 
 def _working_hours_export(request, extension):
@@ -144,7 +126,7 @@ def working_hours_xlsx(request):
 
 
 def _ranking_report(request):
-    form, _tz = _form(request)
+    form, _tz = report_form(request)
     return form, ranking_module.ranking_report(user=request.user, filters=form.filters())
 
 
@@ -189,7 +171,7 @@ def ranking(request):
         "headers": [headers[key] for key in ranking_module.COLUMNS],
         "columns": ranking_module.COLUMNS,
     }
-    return _render(request, "ranking", context)
+    return render_report(request, "ranking", context)
 
 
 @reports_section

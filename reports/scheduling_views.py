@@ -2,14 +2,10 @@
 CSV and XLSX exports. Same pattern as reports.views' deliveries report; its URLs are
 reports.scheduling_urls'."""
 
-from django.shortcuts import render
-from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
 from . import exports, scheduling
-from .forms import ReportFilterForm
-from .views import _tzinfo, reports_section
+from .views import render_report, report_form, reports_section
 
 
 def column_headers():
@@ -28,9 +24,7 @@ def column_headers():
 
 
 def _scheduling_report(request):
-    tzinfo = _tzinfo(request.user)
-    today = timezone.localdate(timezone=tzinfo)
-    form = ReportFilterForm(request.GET, user=request.user, today=today)
+    form, _tz = report_form(request)
     report = scheduling.scheduling_report(user=request.user, filters=form.filters())
     return form, report
 
@@ -42,8 +36,6 @@ def _rows(groups):
 @reports_section
 def scheduling_report(request):
     form, report = _scheduling_report(request)
-    partial = bool(request.htmx) and not request.htmx.history_restore_request
-    template = "reports/_partials/scheduling.html" if partial else "reports/scheduling.html"
     headers = column_headers()
     context = {
         "form": form,
@@ -54,12 +46,9 @@ def scheduling_report(request):
             (_("By day"), _("Day"), "table-day", _rows(report.by_day)),
             (_("By origin"), _("Origin"), "table-origin", _rows(report.by_origin)),
         ],
-        "query": request.GET.urlencode(),
         "chart": _chart(report),
     }
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_report(request, "scheduling", context)
 
 
 def _chart(report):

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import access
 
@@ -36,10 +37,43 @@ def _tzinfo(user):
     return user.account.tzinfo if user.account_id else timezone.get_current_timezone()
 
 
-def _delivery_report(request):
+def report_form(request, form_class=ReportFilterForm):
+    """The report's filters from the query string, and the user's time zone."""
     tzinfo = _tzinfo(request.user)
     today = timezone.localdate(timezone=tzinfo)
-    form = ReportFilterForm(request.GET, user=request.user, today=today)
+    return form_class(request.GET, user=request.user, today=today), tzinfo
+
+
+# Each filtered report: (page title, breadcrumb label); its results are
+# reports/_partials/<name>.html.
+TITLES = {
+    "deliveries": (gettext_lazy("Deliveries report"), gettext_lazy("Deliveries")),
+    "messages": (gettext_lazy("SMS and e-mail report"), gettext_lazy("SMS and e-mail")),
+    "scheduling": (gettext_lazy("Scheduling report"), gettext_lazy("Scheduling")),
+    "working_hours": (gettext_lazy("Working hours report"), gettext_lazy("Working hours")),
+    "ranking": (gettext_lazy("Ranking report"), gettext_lazy("Ranking")),
+}
+
+
+def render_report(request, name, context):
+    """A filtered report: its page (reports/report.html), or for htmx only its results."""
+    partial = bool(request.htmx) and not request.htmx.history_restore_request
+    results = f"reports/_partials/{name}.html"
+    title, label = TITLES[name]
+    context = {
+        **context,
+        "query": request.GET.urlencode(),
+        "results_template": results,
+        "report_title": title,
+        "report_label": label,
+    }
+    response = render(request, results if partial else "reports/report.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _delivery_report(request):
+    form, tzinfo = report_form(request)
     report = deliveries.delivery_report(user=request.user, filters=form.filters(), tzinfo=tzinfo)
     return form, report
 
@@ -52,20 +86,15 @@ def index(request):
 @reports_section
 def delivery_report(request):
     form, report = _delivery_report(request)
-    partial = bool(request.htmx) and not request.htmx.history_restore_request
-    template = "reports/_partials/deliveries.html" if partial else "reports/deliveries.html"
     headers = exports.column_headers()
     context = {
         "form": form,
         "report": report,
         "headers": headers,
         "total_cards": [(key, label, report.totals[key]) for key, label in headers.items()],
-        "query": request.GET.urlencode(),
         "chart": _chart(report),
     }
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_report(request, "deliveries", context)
 
 
 def _chart(report):
@@ -97,9 +126,7 @@ def delivery_export(request, fmt):
 
 
 def _message_report(request):
-    tzinfo = _tzinfo(request.user)
-    today = timezone.localdate(timezone=tzinfo)
-    form = MessageFilterForm(request.GET, user=request.user, today=today)
+    form, tzinfo = report_form(request, MessageFilterForm)
     report = messages.message_report(user=request.user, filters=form.filters(), tzinfo=tzinfo)
     return form, report
 
@@ -107,8 +134,6 @@ def _message_report(request):
 @reports_section
 def message_report(request):
     form, report = _message_report(request)
-    partial = bool(request.htmx) and not request.htmx.history_restore_request
-    template = "reports/_partials/messages.html" if partial else "reports/messages.html"
     headers = exports.message_headers()
     cost_headers = exports.cost_headers(report)
     context = {
@@ -118,12 +143,9 @@ def message_report(request):
         "cost_headers": cost_headers,
         "cost_cards": list(zip(cost_headers, report.totals["costs"], strict=True)),
         "total_cards": [(key, label, report.totals[key]) for key, label in headers.items()],
-        "query": request.GET.urlencode(),
         "chart": _message_chart(report),
     }
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render_report(request, "messages", context)
 
 
 def _message_chart(report):
