@@ -22,7 +22,6 @@ from accounts.devices import Throttled, device_login, device_revoke
 from accounts.idempotency import idempotent
 from accounts.models import ChatTicketType, FailureReason
 from services.actions import Actor
-from services.api import _as_api_errors
 from services.schemas import ErrorOut
 from tracking.lib.errors import Invalid, NotFound, error_payload
 
@@ -266,7 +265,7 @@ def fail_stop(request, stop_id: Id, payload: FailIn):
     if reason is None:
         message = _("Choose one of the account's failure reasons.")
         raise Invalid(message, fields={"reason_id": [message]})
-    with _as_api_errors(), transaction.atomic():
+    with transaction.atomic():
         was = Stop.objects.select_for_update().values_list("status", flat=True).get(pk=stop.pk)
         stop = stop_change_status(
             stop=stop,
@@ -349,10 +348,7 @@ def post_message(request, payload: MessageIn):
         stop = route.stops.filter(pk=payload.stop).first()
         if stop is None:
             raise NotFound(_("Not found."), fields={"stop": [_("Not a stop of this route.")]})
-    with _as_api_errors():
-        message = message_send(
-            route=route, stop=stop, author=MessageAuthor.DRIVER, text=payload.text
-        )
+    message = message_send(route=route, stop=stop, author=MessageAuthor.DRIVER, text=payload.text)
     return Status(201, message_payload(message, _tzinfo(request.auth.driver)))
 
 
@@ -423,12 +419,11 @@ def _stop_payload(request, stop_id):
 
 def _step(request, stop_id, payload, to_status):
     stop = _own_stop(request, stop_id)
-    with _as_api_errors():
-        stop_change_status(
-            stop=stop,
-            to_status=to_status,
-            actor=_actor(request),
-            recorded_at=payload.recorded_at,
-            point=payload.point,
-        )
+    stop_change_status(
+        stop=stop,
+        to_status=to_status,
+        actor=_actor(request),
+        recorded_at=payload.recorded_at,
+        point=payload.point,
+    )
     return _stop_payload(request, stop.pk)
