@@ -11,7 +11,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from services.exports import _ILLEGAL_XLSX, _Echo, _safe_text
+from services.exports import ILLEGAL_XLSX, Echo, safe_text
 
 from .deliveries import COLUMNS
 from .messages import COLUMNS as MESSAGE_COLUMNS
@@ -69,7 +69,7 @@ def filename(report, extension):
 
 
 def _cell(value):
-    return _safe_text(value) if isinstance(value, str) else value
+    return safe_text(value) if isinstance(value, str) else value
 
 
 def csv_response(report):
@@ -82,7 +82,7 @@ def xlsx_response(report):
 
 def csv_tables_response(tables, name):
     """The tables one after the other, each row led by its table's title."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
 
     def lines():
         yield "\ufeff"
@@ -104,9 +104,7 @@ def xlsx_tables_response(tables, name):
         sheet.freeze_panes = "A2"
         sheet.append(header)
         for row in rows:
-            sheet.append(
-                [_cell(_ILLEGAL_XLSX.sub("", v)) if isinstance(v, str) else v for v in row]
-            )
+            sheet.append([_cell(ILLEGAL_XLSX.sub("", v)) if isinstance(v, str) else v for v in row])
     output = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
     workbook.save(output)
     output.seek(0)

@@ -23,7 +23,7 @@ from .models import ServiceStatus, ServiceType
 CHUNK = 1000
 # Cells a spreadsheet would evaluate; signed numbers ("-23.5", "+55 11 ...") are left alone.
 _FORMULA = re.compile(r"^(?:[=@\t\r]|[+-](?![\d\s().,-]*$))")
-_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _columns():
@@ -74,7 +74,8 @@ def _rows(services, columns, cell):
         yield [cell(value(service)) for _header, value in columns]
 
 
-def _safe_text(value):
+def safe_text(value):
+    """Text a spreadsheet would run as a formula (=, +, -, @ first), made plain with a quote."""
     return f"'{value}" if _FORMULA.match(value) else value
 
 
@@ -82,7 +83,7 @@ def filename(account_today, extension):
     return f"services-{account_today:%Y-%m-%d}.{extension}"
 
 
-class _Echo:
+class Echo:
     """A file-like object whose write returns the line, for csv.writer in a generator."""
 
     def write(self, value):
@@ -99,10 +100,10 @@ def csv_response(services, *, tzinfo, name, delimiter=","):
         if isinstance(value, datetime):
             return value.astimezone(tzinfo).strftime("%Y-%m-%d %H:%M")
         if isinstance(value, str):
-            return _safe_text(value)
+            return safe_text(value)
         return value
 
-    writer = csv.writer(_Echo(), delimiter=delimiter)
+    writer = csv.writer(Echo(), delimiter=delimiter)
 
     def lines():
         yield "\ufeff" + writer.writerow([header for header, _value in columns])
@@ -123,7 +124,7 @@ def xlsx_response(services, *, tzinfo, name):
         if isinstance(value, datetime):
             return value.astimezone(tzinfo).replace(tzinfo=None)
         if isinstance(value, str):
-            return _safe_text(_ILLEGAL_XLSX.sub("", value))
+            return safe_text(ILLEGAL_XLSX.sub("", value))
         return value
 
     workbook = openpyxl.Workbook(write_only=True)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
 from . import imports
+from .exports import Echo
 
 RECENT_JOBS = 20
 # The rejected rows shown on the page; all of them are in the CSV download.
@@ -102,16 +103,11 @@ def job_rejected(request, pk):
     """Every rejected row of the job with its reasons, as CSV."""
     _require_importer(request.user)
     import_job = imports.job_get(user=request.user, pk=pk)
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     rows = (writer.writerow(row) for row in imports.rejected_csv_rows(import_job))
     response = StreamingHttpResponse(rows, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="import-{import_job.pk}-rejected.csv"'
     return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
 
 
 def _job_context(import_job):
