@@ -75,7 +75,8 @@ def _rows(services, columns, cell):
 
 
 def safe_text(value):
-    """Text a spreadsheet would run as a formula (=, +, -, @ first), made plain with a quote."""
+    """Text a spreadsheet would run as a formula (=, @, or + and - not starting a number), made
+    plain with a leading quote."""
     return f"'{value}" if _FORMULA.match(value) else value
 
 
