@@ -217,10 +217,15 @@ def route_track(route):
     points = list(
         Position.objects.filter(route=route).order_by("recorded_at").values_list("lat", "lng")
     )
-    if len(points) > TRACK_POINTS:
-        step = -(-len(points) // TRACK_POINTS)
-        points = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
-    return [list(point) for point in points]
+    return [list(point) for point in thinned(points, TRACK_POINTS)]
+
+
+def thinned(points, limit):
+    """Every n-th point so that at most about `limit` remain, the last one always kept."""
+    if len(points) <= limit:
+        return points
+    step = -(-len(points) // limit)
+    return points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
 
 
 def route_history_stops(route):

@@ -23,7 +23,7 @@ from accounts.models import ONLINE_WINDOW, Carrier
 from tracking.lib.geo import haversine_m
 
 from .models import Position, Route, RouteStatus, Stop, StopStatus
-from .selectors import TRACK_POINTS
+from .selectors import TRACK_POINTS, thinned
 
 # A driver's marker is drawn as stale when its latest position is older than this.
 STALE_AFTER = timedelta(minutes=5)
@@ -501,15 +501,7 @@ def route_track(*, route_id, after=None):
     points = list(positions.order_by("recorded_at").values_list("recorded_at", "lat", "lng"))
     return {
         "route": route_id,
-        "points": [[lat, lng] for _at, lat, lng in _thinned(points, TRACK_POINTS)],
+        "points": [[lat, lng] for _at, lat, lng in thinned(points, TRACK_POINTS)],
         "after": epoch_us(points[-1][0]) if points else after,
         "reset": after is None,
     }
-
-
-def _thinned(points, limit):
-    """Every n-th point so that at most about `limit` remain, the last one always kept."""
-    if len(points) <= limit:
-        return points
-    step = -(-len(points) // limit)
-    return points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
