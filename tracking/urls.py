@@ -19,6 +19,8 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("t/", include("lastmile.urls")),
     path("hooks/", include("lastmile.callback_urls")),
+    path("driver/", include("routes.driver_app_urls")),
+    path("gps/", include("routes.tracker_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", integration_api.urls),
     path("api/driver/v1/", driver_api.urls),
