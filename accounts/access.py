@@ -25,7 +25,8 @@ SECTION_ROLES = {
     # Carrier users follow their own carrier's drivers (access.scope narrows routes by carrier).
     TRACKING: {Role.MANAGER, Role.OPERATOR, Role.CARRIER},
     SCHEDULE: {Role.MANAGER, Role.OPERATOR},
-    REPORTS: {Role.MANAGER, Role.PARTNER},
+    # Partner and carrier users read their own services' and drivers' numbers (access.scope).
+    REPORTS: {Role.MANAGER, Role.PARTNER, Role.CARRIER},
     CHAT: {Role.MANAGER, Role.OPERATOR, Role.CALL_CENTRE},
     # Carrier users see their own drivers there, nothing else.
     SETTINGS: {Role.MANAGER, Role.OPERATOR, Role.CARRIER},

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -65,19 +65,10 @@ def service_by_token(token, *, now=None):
     token (the caller cannot tell them apart). One query on the token's unique index."""
     if not isinstance(token, str) or not TOKEN_RE.match(token):
         return None
-    # When the service reached its current status: a final one starts the link's countdown.
-    ended_at = (
-        ServiceEvent.objects.filter(
-            service=OuterRef("pk"), kind=EventKind.STATUS, to_status=OuterRef("status")
-        )
-        .order_by("-recorded_at", "-pk")
-        .values("recorded_at")[:1]
-    )
     service = (
         Service.objects.select_related(
             "account", "agency", "branch", "customer__account", "schedule__window", "rating"
         )
-        .annotate(ended_at=Subquery(ended_at))
         .filter(tracking_token=token)
         .first()
     )
@@ -91,7 +82,7 @@ def link_expires_at(service):
     (done, cancelled or returned); None while it has not ended."""
     if service.status not in FINAL_STATUSES:
         return None
-    ended_at = getattr(service, "ended_at", None) or service.updated_at
+    ended_at = service.finished_at or service.updated_at
     return ended_at + timedelta(days=service.account.tracking_link_days)
 
 

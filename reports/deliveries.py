@@ -1,34 +1,32 @@
 """The deliveries report: how the services of a period ended, computed in the database.
 
 Which date places a service in the period (its "outcome time"):
-- a service in a final status (done, failed, returned, cancelled): when it reached that status,
-  the `recorded_at` of its latest status event to it (the time on the phone for a driver's
-  outcome); without such an event, its `updated_at`;
+- a service with an outcome (done, failed, returned, cancelled): when it reached it, its stored
+  `finished_at` (the time on the phone for a driver's outcome);
 - an open service (pending, routed, in progress, paused): its `created_at`.
-Periods are local days of the account's time zone, both ends included.
+Periods are local days of the account's time zone, both ends included. Both times are indexed
+with the account, so the period is two index ranges, never a scan of the account's services.
 
 Deadline compliance: done at or before the deadline is on time; done after it is late; open with
 the deadline passed (now) is late; open with the deadline still ahead is not yet due. Failed,
 returned and cancelled services, and those without a deadline, are outside it.
 
-First-attempt success: a done service whose first stop (its first attempt) was done.
+First-attempt success: a done service that was never rescheduled after a failure (its
+`attempt_count` is 0; a failure turned into a success by a reversible chat ticket stays a first
+attempt).
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
-    Case,
-    CharField,
     Count,
     DateTimeField,
     Exists,
     F,
     OuterRef,
     Q,
-    Subquery,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -36,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from accounts import access
 from routes.models import Stop, StopStatus
-from services.models import EventKind, Service, ServiceEvent, ServiceStatus
+from services.models import Service, ServiceStatus
 
 OPEN_STATUSES = [
     ServiceStatus.PENDING,
@@ -101,23 +99,7 @@ def period_bounds(filters, tzinfo):
 
 
 def _outcome_at():
-    reached = (
-        ServiceEvent.objects.filter(
-            service_id=OuterRef("pk"), kind=EventKind.STATUS, to_status=OuterRef("status")
-        )
-        .order_by("-recorded_at", "-pk")
-        .values("recorded_at")[:1]
-    )
-    return Case(
-        When(status__in=OPEN_STATUSES, then=F("created_at")),
-        default=Coalesce(Subquery(reached, output_field=DateTimeField()), F("updated_at")),
-        output_field=DateTimeField(),
-    )
-
-
-def _first_stop_status():
-    first = Stop.objects.filter(service_id=OuterRef("pk")).order_by("pk").values("status")[:1]
-    return Subquery(first, output_field=CharField())
+    return Coalesce(F("finished_at"), F("created_at"), output_field=DateTimeField())
 
 
 def _scoped(user, filters):
@@ -133,16 +115,16 @@ def _scoped(user, filters):
 def services_in_period(*, user, filters, tzinfo):
     """The services the user may see whose outcome time falls in the period, matching the
     filters (the driver: a stop, any attempt, on one of the driver's routes), annotated with
-    `outcome_at` and `first_stop_status`."""
+    `outcome_at`."""
     start, end = period_bounds(filters, tzinfo)
     services = _scoped(user, filters)
     if filters.driver is not None:
         services = services.filter(
             Exists(Stop.objects.filter(service_id=OuterRef("pk"), route__driver=filters.driver))
         )
-    return services.annotate(
-        outcome_at=_outcome_at(), first_stop_status=_first_stop_status()
-    ).filter(outcome_at__gte=start, outcome_at__lt=end)
+    finished = Q(finished_at__gte=start, finished_at__lt=end)
+    opened = Q(finished_at__isnull=True, created_at__gte=start, created_at__lt=end)
+    return services.filter(finished | opened).annotate(outcome_at=_outcome_at())
 
 
 def _counts(now):
@@ -164,7 +146,7 @@ def _counts(now):
             | (is_open & Q(deadline__lt=now)),
         ),
         "not_yet_due": Count("pk", filter=is_open & Q(deadline__gte=now)),
-        "first_attempt": Count("pk", filter=done & Q(first_stop_status=StopStatus.DONE)),
+        "first_attempt": Count("pk", filter=done & Q(attempt_count=0)),
     }
 
 

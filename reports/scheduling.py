@@ -6,8 +6,8 @@ the period's days are compared as dates; the account's time zone only decides "t
 default period). Scope: access.scope on Service, narrowed by branch, carrier, partner and driver
 (a stop, any attempt, on one of the driver's routes), as the deliveries report.
 
-The done time of a done service: the `left_at` of its last done stop (the time on the phone),
-else the `recorded_at` of its latest status event to done, else its `updated_at`.
+The done time of a done service: its stored `finished_at` (when it became done, the time on the
+phone for a driver's completion).
 
 Columns:
 - on_date: done no later than the end of the scheduled date (early deliveries count here);
@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from accounts import access
-from routes.models import Stop, StopStatus
+from routes.models import Stop
 from scheduling.models import Origin
-from services.models import EventKind, Service, ServiceEvent, ServiceStatus
+from services.models import Service, ServiceStatus
 
 from .deliveries import OPEN_STATUSES
 
@@ -76,26 +76,7 @@ class SchedulingReport:
 
 
 def _done_at():
-    last_stop = (
-        Stop.objects.filter(
-            service_id=OuterRef("pk"), status=StopStatus.DONE, left_at__isnull=False
-        )
-        .order_by("-left_at", "-pk")
-        .values("left_at")[:1]
-    )
-    done_event = (
-        ServiceEvent.objects.filter(
-            service_id=OuterRef("pk"), kind=EventKind.STATUS, to_status=ServiceStatus.DONE
-        )
-        .order_by("-recorded_at", "-pk")
-        .values("recorded_at")[:1]
-    )
-    return Coalesce(
-        Subquery(last_stop, output_field=DateTimeField()),
-        Subquery(done_event, output_field=DateTimeField()),
-        F("updated_at"),
-        output_field=DateTimeField(),
-    )
+    return Coalesce(F("finished_at"), F("updated_at"), output_field=DateTimeField())
 
 
 def scheduled_in_period(*, user, filters):

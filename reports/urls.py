@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import people_urls, scheduling_urls, views
+from . import export_views, people_urls, scheduling_urls, views
 
 app_name = "reports"
 urlpatterns = [
@@ -19,6 +19,9 @@ urlpatterns = [
         views.driver_status_export,
         name="driver_status_export",
     ),
+    re_path(r"^(?P<report>deliveries|messages)/rows$", export_views.row_export, name="row_export"),
+    path("exports/<int:pk>/", export_views.export_job, name="export_job"),
+    path("exports/<int:pk>/download", export_views.export_download, name="export_download"),
 ]
 
 # The reports whose views live in their own modules.

@@ -1,7 +1,7 @@
 """The reports' pages: the list of reports and each report with its exports.
 
-Seeing the section at all is accounts.access's REPORTS (managers and partner users; anyone else
-gets a 404); what each user sees inside it is access.scope's.
+Seeing the section at all is accounts.access's REPORTS (managers, partner and carrier users;
+anyone else gets a 404); what each user sees inside it is access.scope's.
 """
 
 from functools import wraps
@@ -18,6 +18,7 @@ from accounts import access
 
 from . import deliveries, driver_status, exports, messages
 from .forms import MessageFilterForm, ReportFilterForm
+from .models import ExportJob
 
 
 def reports_section(view):
@@ -80,7 +81,11 @@ def _delivery_report(request):
 
 @reports_section
 def index(request):
-    return render(request, "reports/index.html")
+    """The list of reports and the user's exports of the last days (reports.export_jobs)."""
+    exports = ExportJob.objects.filter(
+        account_id=request.user.account_id, created_by=request.user
+    ).order_by("-created_at", "-pk")[:10]
+    return render(request, "reports/index.html", {"exports": exports})
 
 
 @reports_section

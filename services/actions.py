@@ -15,6 +15,7 @@ from tracking.lib.transitions import require_transition
 
 from .models import (
     FINAL_STATUSES,
+    OPEN_STATUSES,
     TRANSITIONS,
     ActorType,
     EventKind,
@@ -351,7 +352,8 @@ def service_change_status(
             _require_reason(service, reason)
         from_status = service.status
         service.status = to_status
-        service.save(update_fields=["status", "updated_at"])
+        service.finished_at = _finished_at(to_status, recorded_at)
+        service.save(update_fields=["status", "finished_at", "updated_at"])
         _record_event(
             service=service,
             actor=actor,
@@ -366,6 +368,14 @@ def service_change_status(
             data=data,
         )
     return service
+
+
+def _finished_at(status, recorded_at):
+    """Service.finished_at for a service now in status: when an open service reached an outcome
+    (the device's time when given), None while it is open."""
+    if status in OPEN_STATUSES:
+        return None
+    return recorded_at or timezone.now()
 
 
 def _require_reason(service, reason):
@@ -400,7 +410,8 @@ def service_reschedule(*, service, actor, reason=None, note="", recorded_at=None
         )
         service.attempt_count = attempts
         service.status = to_status
-        service.save(update_fields=["attempt_count", "status", "updated_at"])
+        service.finished_at = _finished_at(to_status, recorded_at)
+        service.save(update_fields=["attempt_count", "status", "finished_at", "updated_at"])
         _record_event(
             service=service,
             actor=actor,

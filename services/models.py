@@ -128,6 +128,16 @@ class Service(TenantModel, AddressFields):
     tracking_token = models.CharField(
         _("tracking token"), max_length=64, unique=True, default=new_tracking_token, editable=False
     )
+    finished_at = models.DateTimeField(
+        _("finished at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "When it reached its current outcome (done, failed, returned or cancelled), at the "
+            "device's time; empty while it is open."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -149,6 +159,8 @@ class Service(TenantModel, AddressFields):
             models.Index(fields=["account", "status", "updated_at"]),
             models.Index(fields=["account", "created_at"]),
             models.Index(fields=["account", "updated_at"]),
+            # The reports place a finished service in a period by when it finished.
+            models.Index(fields=["account", "finished_at"]),
             models.Index(fields=["account", "external_id"]),
             models.Index(fields=["account", "order_number"]),
             models.Index(fields=["account", "invoice_number"]),

@@ -246,7 +246,7 @@ def service_day_counts(*, user, day, tzinfo):
     """Counts for the dashboard: services open now, and those finished on the given local day."""
     start = datetime.combine(day, time.min, tzinfo=tzinfo)
     end = start + timedelta(days=1)
-    finished_today = Q(updated_at__gte=start, updated_at__lt=end)
+    finished_today = Q(finished_at__gte=start, finished_at__lt=end)
     counts = access.scope(user, Service.objects.all()).aggregate(
         pending=Count("pk", filter=Q(status=ServiceStatus.PENDING)),
         routed=Count("pk", filter=Q(status=ServiceStatus.ROUTED)),

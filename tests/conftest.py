@@ -149,6 +149,8 @@ def celery_worker(transactional_db, redis_url, settings, tmp_path):
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
         "CONN_MAX_AGE": "0",
+        # Files the worker writes (exports) land where the test reads them.
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     hostname = f"{queue}@{socket.gethostname()}"
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in teardown

@@ -25,6 +25,7 @@ from accounts.models import (
     VehicleType,
 )
 from services.models import (
+    OPEN_STATUSES,
     Service,
     ServiceStatus,
     ServiceType,
@@ -129,6 +130,10 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     lat = -23.55
     lng = -46.65
     deadline = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    # Like the status actions: a service made with an outcome has finished (now).
+    finished_at = factory.LazyAttribute(
+        lambda service: None if service.status in OPEN_STATUSES else timezone.now()
+    )
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):

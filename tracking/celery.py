@@ -66,6 +66,11 @@ app.conf.update(
             "task": "lastmile.tasks.check_active_routes",
             "schedule": 60.0,
         },
+        # Report exports: lost enqueues queued again, dead jobs failed, old files deleted.
+        "reports-tidy-export-jobs": {
+            "task": "reports.tasks.tidy_export_jobs",
+            "schedule": 600.0,
+        },
         "accounts-purge-expired-sessions": {
             "task": "accounts.tasks.purge_expired_sessions",
             "schedule": crontab(minute=17, hour=3),

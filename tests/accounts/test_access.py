@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
         ),
         (Role.OPERATOR, ["services", "routes", "tracking", "schedule", "chat", "settings"]),
         (Role.PARTNER, ["reports"]),
-        (Role.CARRIER, ["services", "tracking", "settings"]),
+        (Role.CARRIER, ["services", "tracking", "reports", "settings"]),
         (Role.CALL_CENTRE, ["chat"]),
         (Role.INTEGRATION, []),
     ],

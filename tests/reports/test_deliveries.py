@@ -84,9 +84,11 @@ def build_dataset(account):
     def service(status, *, branch, carrier, partner, deadline=None, outcome_at=None, created=None,
                 stops=(), driver=None):  # fmt: skip
         """stops: (stop status, left_at, failure reason) per attempt, in order."""
+        # A failed stop followed by another attempt was rescheduled (attempt_count + 1).
+        reschedules = sum(1 for stop in stops[:-1] if stop[0] == StopStatus.FAILED)
         made = f.ServiceFactory(
             account=account, status=status, branch=branch, carrier=carrier, partner=partner,
-            deadline=deadline,
+            deadline=deadline, finished_at=outcome_at, attempt_count=reschedules,
         )  # fmt: skip
         if created:
             Service.objects.filter(pk=made.pk).update(created_at=created)
@@ -230,7 +232,9 @@ def data(account_a):
 def other_account_service(account_b):
     account_b.time_zone = "America/Sao_Paulo"
     account_b.save(update_fields=["time_zone"])
-    service = f.ServiceFactory(account=account_b, status=ServiceStatus.DONE, deadline=None)
+    service = f.ServiceFactory(
+        account=account_b, status=ServiceStatus.DONE, deadline=None, finished_at=at(D1, 10)
+    )
     ServiceEvent.objects.create(
         account=account_b, service=service, kind=EventKind.STATUS, actor_type=ActorType.SYSTEM,
         to_status=ServiceStatus.DONE, recorded_at=at(D1, 10),
@@ -368,12 +372,13 @@ def test_a_partner_user_sees_only_its_partners_services(client_of, data):
 
 def test_a_carrier_user_sees_only_its_carriers_services(client_of, data):
     carrier_user = f.UserFactory(account=data.account, role=Role.CARRIER, carrier=data.beta)
-    report = report_for(carrier_user)
+    report = get_report(client_of(carrier_user))
     assert numbers(report.totals) == BY_CARRIER["Beta Cargas"]
     assert list(table(report.by_carrier)) == ["Beta Cargas"]
     assert table_of_reasons(report) == {"Customer absent": 2, "Wrong address": 1}
-    # The reports section is managers' and partners' (accounts.access): not the carrier role's.
-    assert client_of(carrier_user).get(reverse("reports:deliveries")).status_code == 404
+    # Another carrier asked for is not a choice: ignored, still its own.
+    report = get_report(client_of(carrier_user), carrier=data.alfa.pk)
+    assert numbers(report.totals) == BY_CARRIER["Beta Cargas"]
 
 
 def test_a_manager_narrowed_to_a_carrier_sees_only_that_carrier(client_of, data):
@@ -487,7 +492,7 @@ def test_the_number_of_queries_does_not_grow_with_the_services(data):
         more = f.ServiceFactory(
             account=data.account, status=ServiceStatus.DONE, branch=f.BranchFactory(
                 account=data.account
-            ), deadline=None,
+            ), deadline=None, finished_at=at(D1, 11),
         )  # fmt: skip
         ServiceEvent.objects.create(
             account=data.account, service=more, kind=EventKind.STATUS,

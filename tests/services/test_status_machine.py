@@ -250,3 +250,28 @@ def test_a_failing_receiver_does_not_undo_the_change(account_a, django_capture_o
     service.refresh_from_db()
     assert service.status == S.ROUTED
     assert service.events.get().dispatched_at is None  # left for the sweep
+
+
+def test_finished_at_is_when_an_outcome_was_reached_and_cleared_when_reopened(account_a):
+    """The reports place a finished service by finished_at: the device's time of its outcome."""
+    system = Actor.system("test")
+    service = ServiceFactory(account=account_a)
+    assert service.finished_at is None
+    for status in (ServiceStatus.ROUTED, ServiceStatus.IN_PROGRESS):
+        service = actions.service_change_status(service=service, to_status=status, actor=system)
+        assert service.finished_at is None
+    on_the_phone = timezone.now() - timedelta(minutes=7)
+    service = actions.service_change_status(
+        service=service, to_status=ServiceStatus.FAILED, actor=system, recorded_at=on_the_phone
+    )
+    service.refresh_from_db()
+    assert service.finished_at == on_the_phone
+
+    service = actions.service_reschedule(service=service, actor=system)
+    service.refresh_from_db()
+    assert (service.status, service.finished_at) == (ServiceStatus.PENDING, None)
+
+    before = timezone.now()
+    service = actions.service_cancel(service=service, actor=system)
+    service.refresh_from_db()
+    assert service.finished_at >= before
