@@ -19,7 +19,7 @@ def main(argv=None):
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from benchmarks import dashboard, eta, optimizer, pages, service_import
+    from benchmarks import dashboard, eta, optimizer, pages, reports, service_import
 
     available = {
         "pages": pages.run,
@@ -27,6 +27,7 @@ def main(argv=None):
         "optimizer": optimizer.run,
         "eta": eta.run,
         "dashboard": dashboard.run,
+        "reports": reports.run,
     }
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(available)}")

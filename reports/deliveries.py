@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import access
+from accounts.models import Branch, Carrier, Partner
 from routes.models import Stop, StopStatus
 from services.models import Service, ServiceStatus
 
@@ -150,14 +151,29 @@ def _counts(now):
     }
 
 
-def _grouped(services, field, empty_label, now):
-    label = Coalesce(f"{field}__name", Value(str(empty_label)))
-    return list(
-        services.values(field)
-        .annotate(group=label, **_counts(now))
-        .order_by("group", field)
-        .values("group", *COLUMNS)
-    )
+def _rollup(groups, key, names=None, empty_label=None):
+    """The fine groups summed by one key (None: everything), labelled by names."""
+    summed = {}
+    for row in groups:
+        values = summed.setdefault(key(row) if key else None, dict.fromkeys(COLUMNS, 0))
+        for name in COLUMNS:
+            values[name] += row[name]
+    if names is None:
+        return summed
+    rows = [
+        {"group": names.get(pk, str(empty_label)) if pk else str(empty_label), "pk": pk, **values}
+        for pk, values in summed.items()
+    ]
+    rows.sort(key=lambda row: (row["group"], row["pk"] or 0))
+    for row in rows:
+        del row["pk"]
+    return rows
+
+
+def _names(model, ids):
+    """Names by id (the ids come from the services the user may see)."""
+    ids = [pk for pk in ids if pk is not None]
+    return dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
 def failure_reasons(*, user, filters, tzinfo):
@@ -184,24 +200,34 @@ def failure_reasons(*, user, filters, tzinfo):
 
 
 def delivery_report(*, user, filters, tzinfo, now=None):
-    """The whole report in a fixed number of queries, whatever the number of services."""
+    """The whole report in a fixed number of queries, whatever the number of services: the
+    services of the period are counted once, in groups of (day, branch, carrier, partner), and
+    the report's tables are those groups summed (a few thousand group rows at most, not services);
+    then the names of the groups' branches, carriers and partners, and the failure reasons."""
     now = now or timezone.now()
     in_period = services_in_period(user=user, filters=filters, tzinfo=tzinfo)
-    by_day = list(
+    groups = list(
         in_period.annotate(day=TruncDate("outcome_at", tzinfo=tzinfo))
-        .values("day")
+        .values("day", "branch_id", "carrier_id", "partner_id")
         .annotate(**_counts(now))
-        .order_by("day")
-        .values("day", *COLUMNS)
+        .order_by()
     )
-    for row in by_day:
-        row["group"] = row.pop("day")
+    by_day = [
+        {"group": day, **values}
+        for day, values in sorted(_rollup(groups, lambda row: row["day"]).items())
+    ]
+    totals = _rollup(groups, None).get(None, dict.fromkeys(COLUMNS, 0))
+
+    def by(field, model, empty_label):
+        ids = {row[field] for row in groups}
+        return _rollup(groups, lambda row: row[field], _names(model, ids), empty_label)
+
     return DeliveryReport(
         filters=filters,
-        totals=in_period.aggregate(**_counts(now)),
+        totals=totals,
         by_day=by_day,
-        by_branch=_grouped(in_period, "branch", _("No branch"), now),
-        by_carrier=_grouped(in_period, "carrier", _("No carrier"), now),
-        by_partner=_grouped(in_period, "partner", _("No partner"), now),
+        by_branch=by("branch_id", Branch, _("No branch")),
+        by_carrier=by("carrier_id", Carrier, _("No carrier")),
+        by_partner=by("partner_id", Partner, _("No partner")),
         by_failure_reason=failure_reasons(user=user, filters=filters, tzinfo=tzinfo),
     )

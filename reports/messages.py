@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
+from accounts import access
 from accounts.models import Trigger
 from lastmile.models import Channel, MessageStatus, OutboxMessage
 
@@ -36,17 +37,21 @@ class MessageReport:
 
 def messages_in_period(*, user, filters, tzinfo):
     """The messages created in the period of the services the user may see, narrowed by the
-    services' branch, carrier and partner."""
+    services' branch, carrier and partner (read on the (account, created_at) index; the services
+    are joined only when the user or the filters narrow them)."""
     start, end = period_bounds(filters, tzinfo)
-    return OutboxMessage.objects.filter(
-        service__in=scoped_services(user, filters).values("pk"),
-        created_at__gte=start,
-        created_at__lt=end,
+    messages = access.scope(user, OutboxMessage.objects.all()).filter(
+        created_at__gte=start, created_at__lt=end
     )
+    narrowed = any(getattr(user, f"{name}_id", None) for name, _model in access.SCOPES) or any(
+        getattr(filters, name) is not None for name in ("branch", "carrier", "partner")
+    )
+    if narrowed:
+        messages = messages.filter(service__in=scoped_services(user, filters).values("pk"))
+    return messages
 
 
-def _aggregates(currencies):
-    """The aggregate of each column and of each currency's cost (cost_0, cost_1, ...)."""
+def _counts():
     status = MessageStatus
     return {
         "total": Count("pk"),
@@ -55,62 +60,62 @@ def _aggregates(currencies):
         "delivered": Count("pk", filter=Q(status=status.DELIVERED)),
         "failed": Count("pk", filter=Q(status=status.FAILED)),
         "bounced": Count("pk", filter=Q(status=status.BOUNCED)),
-        **{
-            f"cost_{index}": Sum("cost", filter=Q(cost_currency=currency))
-            for index, currency in enumerate(currencies)
-        },
     }
 
 
-def _with_costs(row, currencies):
-    """The row with its costs gathered in `costs`, one per currency (0 for none)."""
-    row["costs"] = [row.pop(f"cost_{index}") or Decimal(0) for index in range(len(currencies))]
-    return row
+def _rollup(groups, key, currencies):
+    """The fine groups summed by key (None: everything), each with its costs per currency."""
+    index = {currency: position for position, currency in enumerate(currencies)}
+    summed = {}
+    for row in groups:
+        values = summed.get(key(row) if key else None)
+        if values is None:
+            values = summed[key(row) if key else None] = dict.fromkeys(COLUMNS, 0)
+            values["costs"] = [Decimal(0)] * len(currencies)
+        for name in COLUMNS:
+            values[name] += row[name]
+        if row["cost"] is not None:
+            values["costs"][index[row["cost_currency"]]] += row["cost"]
+    return summed
 
 
-def _grouped(messages, field, choices, currencies):
-    """Rows per value of field, labelled and ordered as its choices."""
+def _labelled(summed, choices):
+    """Rows labelled and ordered as the choices."""
     labels = dict(choices)
-    order = {value: index for index, value in enumerate(labels)}
-    rows = (
-        messages.values(field)
-        .annotate(**_aggregates(currencies))
-        .order_by(field)
-        .values(field, *COLUMNS, *(f"cost_{i}" for i in range(len(currencies))))
-    )
-    rows = sorted(rows, key=lambda row: (order.get(row[field], len(order)), row[field]))
-    for row in rows:
-        value = row.pop(field)
-        row["group"] = str(labels.get(value, value))
-        _with_costs(row, currencies)
+    order = {value: position for position, value in enumerate(labels)}
+    rows = []
+    for value in sorted(summed, key=lambda value: (order.get(value, len(order)), value)):
+        rows.append({"group": str(labels.get(value, value)), **summed[value]})
     return rows
 
 
 def message_report(*, user, filters, tzinfo):
-    """The whole report in a fixed number of queries, whatever the number of messages."""
+    """The whole report in one query, whatever the number of messages: the messages of the
+    period counted in groups of (day, trigger, channel, currency), and the report's tables those
+    groups summed (at most days x triggers x channels x currencies rows, not messages)."""
     messages = messages_in_period(user=user, filters=filters, tzinfo=tzinfo)
-    currencies = list(
-        messages.filter(cost__isnull=False)
-        .order_by("cost_currency")
-        .values_list("cost_currency", flat=True)
-        .distinct()
-    )
-    aggregates = _aggregates(currencies)
-    by_day = list(
+    groups = list(
         messages.annotate(day=TruncDate("created_at", tzinfo=tzinfo))
-        .values("day")
-        .annotate(**aggregates)
-        .order_by("day")
-        .values("day", *aggregates)
+        .values("day", "trigger", "channel", "cost_currency")
+        .annotate(**_counts(), cost=Sum("cost"))
+        .order_by()
     )
-    for row in by_day:
-        row["group"] = row.pop("day")
-        _with_costs(row, currencies)
+    currencies = sorted({row["cost_currency"] for row in groups if row["cost"] is not None})
+    totals = _rollup(groups, None, currencies).get(None)
+    if totals is None:
+        totals = {**dict.fromkeys(COLUMNS, 0), "costs": [Decimal(0)] * len(currencies)}
     return MessageReport(
         filters=filters,
         currencies=currencies,
-        totals=_with_costs(messages.aggregate(**aggregates), currencies),
-        by_day=by_day,
-        by_trigger=_grouped(messages, "trigger", Trigger.choices, currencies),
-        by_channel=_grouped(messages, "channel", Channel.choices, currencies),
+        totals=totals,
+        by_day=[
+            {"group": day, **values}
+            for day, values in sorted(_rollup(groups, lambda row: row["day"], currencies).items())
+        ],
+        by_trigger=_labelled(
+            _rollup(groups, lambda row: row["trigger"], currencies), Trigger.choices
+        ),
+        by_channel=_labelled(
+            _rollup(groups, lambda row: row["channel"], currencies), Channel.choices
+        ),
     )

@@ -16,22 +16,18 @@ Columns:
 - not_yet: still open (pending, routed, in progress, paused);
 - in_window / outside_window: done within the window's start and end on the scheduled date, or
   not. Windows are in the service's branch time zone, else the account's (as
-  scheduling.selectors.service_tzinfo), so the bounds differ per (date, window, time zone).
+  scheduling.selectors.service_tzinfo).
 
-Window bounds: comparing a timestamp with "date + local time in a named zone" has no portable SQL
-(SQLite has no time zone database). The distinct (date, window, time zone) triples of the period
-are few (days times windows, a few hundred at most for a year), so one query reads them, Python
-computes their aware bounds (correct across DST changes, like scheduling.selectors.window_bounds)
-and the counts compare the done time against them in a Q per triple. The report is four queries
-whatever the number of services.
+The window's start and end and the end of the scheduled date are stored on the schedule as
+instants (scheduling.models.Schedule.save computes them in that time zone, correct across DST
+changes), so every column is a comparison of two columns: three queries whatever the number of
+services, days, windows or time zones.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 
 from accounts import access
 from routes.models import Stop
@@ -52,7 +48,6 @@ COLUMNS = [
     "in_window",
     "outside_window",
 ]
-NOTHING = Q(pk__in=[])
 
 
 @dataclass
@@ -81,8 +76,7 @@ def _done_at():
 
 def scheduled_in_period(*, user, filters):
     """The services the user may see scheduled in the period, matching the filters, annotated
-    with `done_at` (done services only matter) and `window_tz` (the name of the time zone their
-    window is in)."""
+    with `done_at` (done services only matter)."""
     services = access.scope(user, Service.objects.all()).filter(
         schedule__date__gte=filters.first_day, schedule__date__lte=filters.last_day
     )
@@ -94,48 +88,14 @@ def scheduled_in_period(*, user, filters):
         services = services.filter(
             Exists(Stop.objects.filter(service_id=OuterRef("pk"), route__driver=filters.driver))
         )
-    return services.annotate(
-        done_at=_done_at(),
-        window_tz=Coalesce(NullIf("branch__time_zone", Value("")), F("account__time_zone")),
-    )
+    return services.annotate(done_at=_done_at())
 
 
-def _bounds(services):
-    """(in window, late) conditions: one Q per distinct (date, window, time zone) of the services,
-    with the bounds computed here in that zone (one query)."""
-    triples = (
-        services.values_list(
-            "schedule__date", "schedule__window_id", "schedule__window__start",
-            "schedule__window__end", "window_tz",
-        )
-        .order_by()
-        .distinct()
-    )  # fmt: skip
-    in_window, late = NOTHING, NOTHING
-    days = set()
-    for day, window_id, start, end, tz_name in triples:
-        tzinfo = ZoneInfo(tz_name)
-        in_window |= Q(
-            schedule__date=day,
-            schedule__window_id=window_id,
-            window_tz=tz_name,
-            done_at__gte=datetime.combine(day, start, tzinfo=tzinfo),
-            done_at__lte=datetime.combine(day, end, tzinfo=tzinfo),
-        )
-        days.add((day, tz_name))
-    for day, tz_name in sorted(days):
-        next_day = datetime.combine(day + timedelta(days=1), datetime.min.time())
-        late |= Q(
-            schedule__date=day,
-            window_tz=tz_name,
-            done_at__gte=next_day.replace(tzinfo=ZoneInfo(tz_name)),
-        )
-    return in_window, late
-
-
-def _counts(in_window, late):
+def _counts():
     """The aggregate of each column, for .aggregate() (totals) and .annotate() (groups)."""
     done = Q(status=ServiceStatus.DONE)
+    late = Q(done_at__gte=F("schedule__date_ends_at"))
+    in_window = Q(done_at__gte=F("schedule__starts_at"), done_at__lte=F("schedule__ends_at"))
     return {
         "total": Count("pk"),
         "done": Count("pk", filter=done),
@@ -150,9 +110,9 @@ def _counts(in_window, late):
 
 
 def scheduling_report(*, user, filters):
-    """The whole report in four queries, whatever the number of services."""
+    """The whole report in three queries, whatever the number of services."""
     services = scheduled_in_period(user=user, filters=filters)
-    counts = _counts(*_bounds(services))
+    counts = _counts()
     by_day = list(
         services.values("schedule__date")
         .annotate(**counts)

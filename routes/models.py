@@ -116,6 +116,13 @@ class Route(TenantModel):
         indexes = [
             models.Index(fields=["account", "date", "status"]),
             models.Index(fields=["driver", "date"]),
+            # Each driver's route under way (driver status report, tracking): a probe, not a scan
+            # of the driver's history.
+            models.Index(
+                fields=["driver", "-date"],
+                condition=Q(status="in_progress"),
+                name="route_driver_in_progress",
+            ),
         ]
 
     def __str__(self):

@@ -9,7 +9,7 @@ from services.actions import service_record_event, service_reschedule
 from services.models import ActorType, EventKind, Service, ServiceStatus
 from tracking.lib.errors import Conflict, DomainError
 
-from .models import Origin, Schedule, ScheduleChange, WindowBooking
+from .models import Origin, Schedule, ScheduleChange, WindowBooking, schedule_instants
 from .selectors import available_slots, cutoff_passed, policy_for, service_tzinfo, window_bounds
 
 ORIGIN_OF_ACTOR = {
@@ -157,3 +157,20 @@ def schedule_release(*, service_id):
             schedule = Schedule.objects.get(service_id=service_id)
             _release(schedule.window_id, schedule.date)
     return bool(released)
+
+
+def schedules_refresh_instants(schedules):
+    """Computes the stored instants of these schedules again (after a time zone or branch
+    change), in chunks."""
+    batch = []
+    rows = schedules.select_related("window", "service__branch", "service__account")
+    for schedule in rows.iterator(chunk_size=1000):
+        schedule.starts_at, schedule.ends_at, schedule.date_ends_at = schedule_instants(
+            schedule.date, schedule.window, schedule.service
+        )
+        batch.append(schedule)
+        if len(batch) == 1000:
+            Schedule.objects.bulk_update(batch, ["starts_at", "ends_at", "date_ends_at"])
+            batch = []
+    if batch:
+        Schedule.objects.bulk_update(batch, ["starts_at", "ends_at", "date_ends_at"])

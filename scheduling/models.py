@@ -1,5 +1,8 @@
 """Delivery windows, scheduling rules, and each service's agreed date and window."""
 
+import zoneinfo
+from datetime import datetime, time, timedelta
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -135,6 +138,12 @@ class Schedule(TenantModel):
     set_at = models.DateTimeField(_("set at"), auto_now=True)
     # When the place was given back (the service was cancelled or returned): counted once.
     released_at = models.DateTimeField(null=True, blank=True)
+    # The window and the end of the date as instants, in the service's branch time zone (else
+    # the account's) when they were set: the reports compare delivery times with them in SQL,
+    # which has no portable time zone arithmetic. Kept by save().
+    starts_at = models.DateTimeField(null=True, editable=False)
+    ends_at = models.DateTimeField(null=True, editable=False)
+    date_ends_at = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("schedule")
@@ -143,6 +152,27 @@ class Schedule(TenantModel):
 
     def __str__(self):
         return f"{self.service}: {self.date} {self.window.name}"
+
+    def save(self, *args, **kwargs):
+        self.starts_at, self.ends_at, self.date_ends_at = schedule_instants(
+            self.date, self.window, self.service
+        )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "date_ends_at"}
+        super().save(*args, **kwargs)
+
+
+def schedule_instants(day, window, service):
+    """(window start, window end, end of the date) as aware datetimes in the service's branch
+    time zone, else its account's (correct across DST changes)."""
+    branch = service.branch if service.branch_id else None
+    tzinfo = zoneinfo.ZoneInfo((branch.time_zone if branch else "") or service.account.time_zone)
+    return (
+        datetime.combine(day, window.start, tzinfo=tzinfo),
+        datetime.combine(day, window.end, tzinfo=tzinfo),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=tzinfo),
+    )
 
 
 class ScheduleChange(TenantModel):

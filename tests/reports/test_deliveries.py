@@ -501,4 +501,4 @@ def test_the_number_of_queries_does_not_grow_with_the_services(data):
     with CaptureQueriesContext(connection) as after:
         report = report_for(manager)
     assert report.totals["total"] == 21
-    assert len(after) == len(before) == 6
+    assert len(after) == len(before) == 5
