@@ -3,7 +3,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -43,6 +44,7 @@ from .settings_forms import (
     UserForm,
     VehicleForm,
 )
+from .trackers import tracker_key_current, tracker_key_generate, tracker_key_revoke
 
 
 class TenantAdmin(admin.ModelAdmin):
@@ -300,7 +302,7 @@ class VehicleAdmin(TenantAdmin):
 class DriverDeviceInline(admin.TabularInline):
     model = DriverDevice
     extra = 0
-    fields = ["name", "device_id", "created_at", "last_seen_at", "revoked_at"]
+    fields = ["kind", "name", "device_id", "created_at", "last_seen_at", "revoked_at"]
     readonly_fields = fields
     can_delete = False
     verbose_name_plural = _("devices the driver logged in with")
@@ -330,11 +332,31 @@ class DriverAdmin(DigitsSearchMixin, TenantAdmin):
     digit_search_fields = ["cpf", "phone"]
     list_select_related = ["account", "vehicle", "branch", "carrier"]
     readonly_fields = ["last_seen_at", "created_at"]
-    actions = ["reset_password", "revoke_devices", "deactivate"]
+    actions = [
+        "reset_password", "revoke_devices", "deactivate", "generate_tracker_key",
+        "revoke_tracker_key",
+    ]  # fmt: skip
 
     def get_inlines(self, request, obj):
         # A new driver has logged in nowhere yet.
         return [DriverDeviceInline] if obj is not None else []
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "tracker_key"] if obj is not None else readonly
+
+    @admin.display(description=_("tracker key"))
+    def tracker_key(self, driver):
+        # Only the beginning of the key: the whole key was shown once, when generated.
+        device = tracker_key_current(driver)
+        if device is None:
+            return _("None (generate one with the action of the drivers' list)")
+        if device.last_seen_at is None:
+            return _("%(prefix)s… (never used)") % {"prefix": device.device_id}
+        return _("%(prefix)s… (last used %(when)s)") % {
+            "prefix": device.device_id,
+            "when": formats.localize(timezone.localtime(device.last_seen_at)),
+        }
 
     @admin.display(description=_("app login"), ordering="username")
     def login(self, driver):
@@ -376,6 +398,40 @@ class DriverAdmin(DigitsSearchMixin, TenantAdmin):
         self.message_user(
             request,
             ngettext("%d driver was deactivated.", "%d drivers were deactivated.", count) % count,
+        )
+
+    @admin.action(
+        description=_("Generate a tracker key (replaces the earlier one)"), permissions=["change"]
+    )
+    def generate_tracker_key(self, request, queryset):
+        server_url = request.build_absolute_uri(reverse("trackers:osmand"))
+        for driver in queryset.select_related("account"):
+            if not driver.is_active:
+                self.message_user(
+                    request,
+                    _("%(login)s is inactive: no tracker key was generated.")
+                    % {"login": driver.login},
+                    messages.ERROR,
+                )
+                continue
+            _device, key = tracker_key_generate(driver=driver)
+            self.message_user(
+                request,
+                _(
+                    "Tracker key for %(login)s: %(key)s (shown once). In the tracker app (e.g. "
+                    "Traccar Client) enter it as the device identifier, with the server URL "
+                    "%(url)s."
+                )
+                % {"login": driver.login, "key": key, "url": server_url},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Revoke the tracker key"), permissions=["change"])
+    def revoke_tracker_key(self, request, queryset):
+        count = sum(tracker_key_revoke(driver=driver) for driver in queryset)
+        self.message_user(
+            request,
+            ngettext("%d tracker key was revoked.", "%d tracker keys were revoked.", count) % count,
         )
 
 

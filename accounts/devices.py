@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Driver, DriverDevice
+from .models import DeviceKind, Driver, DriverDevice
 
 TOKEN_PREFIX = "dt_"  # noqa: S105 (a prefix, not a secret)
 # How often last_seen_at is written at most, so a phone sending positions every few seconds does
@@ -105,6 +105,8 @@ def device_authenticate(raw_token):
         DriverDevice.objects.select_related("driver__account", "driver__vehicle")
         .filter(
             token_hash=hash_token(raw_token),
+            # A tracker key (accounts.trackers) only sends positions: never the driver API.
+            kind=DeviceKind.APP,
             revoked_at__isnull=True,
             driver__is_active=True,
             driver__account__is_active=True,

@@ -530,10 +530,21 @@ class Driver(TenantModel):
         return check_password(raw_password, self.password)
 
 
+class DeviceKind(models.TextChoices):
+    APP = "app", _("Driver app")
+    # A tracker app (OsmAnd protocol, e.g. Traccar Client) that only sends positions; its token
+    # is the tracker key of accounts.trackers, and device_id holds the key's visible prefix.
+    TRACKER = "tracker", _("Tracker app")
+
+
 class DriverDevice(models.Model):
-    """One phone a driver logged into; its token is stored hashed and can be revoked."""
+    """One phone a driver logged into, or the driver's tracker key; its token is stored hashed
+    and can be revoked."""
 
     driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="devices")
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=DeviceKind.choices, default=DeviceKind.APP
+    )
     device_id = models.CharField(_("device id"), max_length=120)
     name = models.CharField(_("device name"), max_length=120, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -546,6 +557,14 @@ class DriverDevice(models.Model):
         verbose_name_plural = _("driver devices")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["driver", "revoked_at"])]
+        constraints = [
+            # A new tracker key replaces the old one: at most one live key per driver.
+            models.UniqueConstraint(
+                fields=["driver"],
+                condition=Q(kind="tracker", revoked_at__isnull=True),
+                name="driverdevice_one_live_tracker_key",
+            ),
+        ]
 
     def __str__(self):
         return self.name or self.device_id
