@@ -65,8 +65,12 @@ test: lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The benchmarks measure production's parts: PostgreSQL and Redis on loopback (each makes and
+# drops its own database, test_ + the URL's name).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 bench: setup
-	$(PY) -m benchmarks $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m benchmarks $(BENCH_ARGS)
 
 # Re-extracts the message catalogs after templates or code change.
 messages: setup

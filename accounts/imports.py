@@ -13,10 +13,12 @@ import io
 import itertools
 import re
 import unicodedata
+import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
+from xml.etree import ElementTree
 
 import openpyxl
 from django.conf import settings
@@ -61,6 +63,14 @@ ACTIONS = {
 
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+# An XLSX is a zip of XML, and openpyxl keeps all shared strings and each whole row in memory: a
+# 200 KB zip whose row has two million cells took 2 GB and half a minute. Before openpyxl reads a
+# file, its unpacked size (from the zip's directory: Python's zipfile never unpacks more than a
+# member declares), each large member's compression ratio and its sheets' row widths are checked.
+XLSX_MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+XLSX_MAX_RATIO = 100  # deflated XML of real sheets shrinks 5 to 30 times
+XLSX_RATIO_FROM_BYTES = 1024 * 1024
+XLSX_MAX_ROW_CELLS = 16_384  # Excel's last column (XFD)
 
 
 class FileRejected(DomainError):
@@ -308,10 +318,13 @@ def looks_binary(text):
 
 
 def xlsx_lines(source):
-    """(row number, cell values) of the first sheet of an XLSX given as bytes or a binary file
-    (read as it goes). Raises FileRejected when the file is not a valid XLSX."""
+    """(row number, cell values) of the first sheet of an XLSX given as bytes or a seekable binary
+    file (read as it goes). Raises FileRejected when the file is not a valid XLSX, or would unpack
+    to more than a spreadsheet holds (zip bombs)."""
     if isinstance(source, bytes):
         source = io.BytesIO(source)
+    check_xlsx_archive(source)
+    source.seek(0)
     try:
         workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, KeyError) on a damaged file
@@ -327,6 +340,51 @@ def xlsx_lines(source):
         raise FileRejected(_("This file is not a valid XLSX spreadsheet.")) from exc
     finally:
         workbook.close()
+
+
+def check_xlsx_archive(source):
+    """Raises FileRejected for a zip that unpacks to too much, unpacks much more than real sheets
+    do, or has a row wider than a spreadsheet can be; streams the sheets, keeping one row."""
+    invalid = FileRejected(_("This file is not a valid XLSX spreadsheet."))
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+            if sum(member.file_size for member in members) > XLSX_MAX_UNPACKED_BYTES:
+                raise invalid
+            for member in members:
+                if member.file_size > max(
+                    XLSX_RATIO_FROM_BYTES, XLSX_MAX_RATIO * member.compress_size
+                ):
+                    raise invalid
+            for member in members:
+                if re.fullmatch(r"xl/worksheets/[^/]+\.xml", member.filename):
+                    with archive.open(member) as sheet:
+                        _check_row_widths(sheet, invalid)
+    except FileRejected:
+        raise
+    except Exception as exc:  # zipfile and the XML parser raise many kinds on a damaged file
+        raise invalid from exc
+
+
+def _check_row_widths(sheet, invalid):
+    sheet_data = None
+    cells = 0
+    # ElementTree never fetches external entities, and expat (2.4.1 on) refuses entity expansion
+    # bombs ("billion laughs"); openpyxl parses the same XML the same way.
+    events = ElementTree.iterparse(sheet, events=("start", "end"))  # noqa: S314
+    for event, element in events:
+        tag = element.tag.rpartition("}")[2]
+        if event == "start":
+            if tag == "sheetData":
+                sheet_data = element
+            elif tag == "row":
+                cells = 0
+        elif tag == "c":
+            cells += 1
+            if cells > XLSX_MAX_ROW_CELLS:
+                raise invalid
+        elif tag == "row" and sheet_data is not None:
+            sheet_data.clear()  # the rows read so far: only counts are kept
 
 
 def cell_text(value):

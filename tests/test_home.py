@@ -19,9 +19,11 @@ def test_home_counts_todays_services_of_the_users_account_only(client_of, manage
     ServiceFactory(account=account, status=ServiceStatus.ROUTED)
     ServiceFactory(account=account, status=ServiceStatus.DONE)
     ServiceFactory(account=account, status=ServiceStatus.FAILED)
-    old_done = ServiceFactory(account=account, status=ServiceStatus.DONE)
-    type(old_done).objects.filter(pk=old_done.pk).update(
-        updated_at=timezone.now() - timezone.timedelta(days=2)
+    # Finished two days ago, edited today (its note, say): not today's.
+    ServiceFactory(
+        account=account,
+        status=ServiceStatus.DONE,
+        finished_at=timezone.now() - timezone.timedelta(days=2),
     )
     DriverFactory.create_batch(2, account=account)
     # Account B's rows never count for A.

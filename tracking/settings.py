@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
     # django-ninja's static files: the API docs pages load Swagger UI from here, not a CDN.
     "ninja",
     "axes",
+    # Content-Security-Policy header (CONTENT_SECURITY_POLICY below); its system checks.
+    "csp",
     "anymail",
     "accounts",
     "services",
@@ -59,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -244,9 +248,13 @@ OSRM_URL = env.str("OSRM_URL", default="")
 OSRM_PROFILE = env.str("OSRM_PROFILE", default="driving")
 OSRM_TIMEOUT_S = env.float("OSRM_TIMEOUT_S", default=10)
 
-# Security: strict by default when DEBUG is off; behind a TLS-terminating proxy that sets
-# X-Forwarded-Proto, requests are recognised as https.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Security: strict by default when DEBUG is off. Behind a TLS-terminating proxy that sets
+# X-Forwarded-Proto (and overwrites any value the client sent), requests are recognised as https;
+# an empty SECURE_PROXY_SSL_HEADER trusts no header (the app is reached directly).
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -258,6 +266,26 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
+
+# Content-Security-Policy (django-csp): scripts only from our own static files (no inline script,
+# no eval), nothing may frame the site, no plugins, forms post only to us. Images may also be the
+# map tiles (Leaflet; routes.views.MAP_TILES) and data:/blob: URLs (Leaflet, Chart.js, signature
+# pads). Styles allow inline ones: the Django admin, htmx's indicator rules, the e-mail preview
+# and a few computed widths and brand colours use them, and CSS cannot run script.
+MAP_TILE_ORIGINS = ["https://tile.openstreetmap.org"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:", *MAP_TILE_ORIGINS],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
 
 LOGGING = {
     "version": 1,
