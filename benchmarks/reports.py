@@ -382,8 +382,8 @@ def _sql(name, account, now):
                 count(*) FILTER (WHERE m.status = 'failed'),
                 count(*) FILTER (WHERE m.status = 'bounced'),
                 sum(m.cost) FILTER (WHERE m.cost_currency = 'USD')
-            FROM lastmile_outboxmessage m JOIN services_service s ON s.id = m.service_id
-            WHERE s.account_id = {a} AND m.created_at >= %(start)s AND m.created_at < %(end)s
+            FROM lastmile_outboxmessage m
+            WHERE m.account_id = {a} AND m.created_at >= %(start)s AND m.created_at < %(end)s
             GROUP BY GROUPING SETS ((), (1), (m.trigger), (m.channel))
             """,
             {"start": start, "end": end},
