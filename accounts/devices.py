@@ -37,7 +37,9 @@ def hash_token(raw_token):
 
 
 def _failure_keys(login, address):
-    return [f"driver-login:name:{login.lower()}", f"driver-login:addr:{address}"]
+    # Hashed: a login may hold spaces or control characters no cache key may (memcached rules).
+    name = hash_token(login.lower())
+    return [f"driver-login:name:{name}", f"driver-login:addr:{hash_token(str(address))}"]
 
 
 def _check_throttle(keys):

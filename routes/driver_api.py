@@ -22,6 +22,7 @@ from accounts.devices import Throttled, device_login, device_revoke
 from accounts.idempotency import idempotent
 from accounts.models import ChatTicketType, FailureReason
 from services.actions import Actor
+from services.api import ERRORS
 from services.schemas import ErrorOut
 from tracking.lib.errors import Invalid, NotFound, error_payload
 
@@ -70,7 +71,6 @@ from .models import (
 
 router = Router(auth=DeviceTokenAuth(), tags=["driver"])
 
-ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 # What each kind of proof the account may require is satisfied by.
 
 # Logging in -------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 @router.post(
     "/auth/token",
     auth=None,
-    response={200: TokenOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={200: TokenOut, 400: ErrorOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Log a device in",
 )
 def issue_token(request, payload: TokenIn, response: HttpResponse):

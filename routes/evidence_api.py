@@ -5,10 +5,10 @@ from datetime import datetime
 
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
-from pydantic import AwareDatetime
 
 from accounts.idempotency import idempotent, multipart_fingerprint
 from services.api import ERRORS
+from services.schemas import Moment
 
 from .driver_auth import DeviceTokenAuth, device_caller, driver_of
 from .evidence import evidence_create, evidence_payload, evidence_stop
@@ -19,7 +19,9 @@ router = Router(auth=DeviceTokenAuth(), tags=["driver"])
 
 class EvidenceIn(Schema):
     kind: EvidenceKind
-    recorded_at: AwareDatetime
+    # With its offset, in a year and at an offset that can be stored (a far-off year overflowed
+    # on SQLite, an offset beyond ±15:59 on PostgreSQL: both were a 500).
+    recorded_at: Moment
 
 
 class EvidenceOut(Schema):
@@ -36,6 +38,11 @@ class EvidenceOut(Schema):
     "/stops/{stop_id}/evidence",
     response={201: EvidenceOut, **ERRORS},
     summary="Send a signature, photo or label",
+    # The file is required; the signature leaves it optional only so that a missing one gets
+    # evidence_create's own 422 (code file_required) rather than a bare "Field required".
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"schema": {"required": ["file"]}}}}
+    },
 )
 @idempotent(device_caller, fingerprint=multipart_fingerprint)
 def create_evidence(

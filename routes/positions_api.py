@@ -4,10 +4,10 @@ stored for the calling device's driver by routes.positions."""
 from typing import Annotated
 
 from ninja import Router, Schema
-from pydantic import AwareDatetime, Field, FiniteFloat
+from pydantic import AfterValidator, AwareDatetime, Field, FiniteFloat
 
 from accounts.idempotency import idempotent
-from services.schemas import ErrorOut
+from services.schemas import ErrorOut, real_offset
 
 from . import positions
 from .driver_auth import DeviceTokenAuth, device_caller, driver_of
@@ -21,7 +21,10 @@ class PositionIn(Schema):
     counted as rejected rather than refusing the batch; optional readings that make no sense
     (a negative speed, a heading outside 0-360, a battery outside 0-100) are dropped."""
 
-    recorded_at: AwareDatetime = Field(description="When the phone took the point, with offset.")
+    # Any year (a point too old or in the future is counted as rejected), but a real offset.
+    recorded_at: Annotated[AwareDatetime, AfterValidator(real_offset)] = Field(
+        description="When the phone took the point, with offset."
+    )
     lat: FiniteFloat
     lng: FiniteFloat
     accuracy_m: FiniteFloat | None = Field(None, description="Horizontal accuracy radius, m.")
@@ -45,7 +48,7 @@ class PositionsOut(Schema):
 
 @router.post(
     "positions",
-    response={200: PositionsOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: PositionsOut, 400: ErrorOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Send positions",
 )
 @idempotent(device_caller)

@@ -58,7 +58,10 @@ class ApiKeyAuth(HttpBearer):
 
 router = Router(auth=ApiKeyAuth(), tags=["services"])
 
-ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+# Every error an operation can answer, in the one error shape: 400 a body that is not JSON (or a
+# refusal without a more specific status), 401 no valid credentials, 404 not found (or not the
+# caller's), 409 a conflict with the current state (or a replay while the first runs), 422 invalid.
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 # What the API calls a field -> the service's field, for the parts that differ.
 ADDRESS_FIELDS = {"neighborhood": "district"}
 # Fields that null clears to None; every other text field is cleared to "".

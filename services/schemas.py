@@ -5,7 +5,7 @@ Input is checked here, field by field, so errors name their path (`customer.docu
 ranges, deadlines with an offset, and no NUL character in any text (PostgreSQL refuses them).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -33,6 +33,7 @@ from .models import ServiceStatus, ServiceType
 
 MAX_BULK = 500
 MAX_PACKAGES = 200
+MAX_UTC_OFFSET = timedelta(hours=14)
 UFS = frozenset(code for code, _name in STATE_CHOICES)
 NOT_BUILT_YET = (
     "Always an empty list for now: {what} will be filled in when routes are built on this API."
@@ -59,11 +60,19 @@ def text(max_length, min_length=None):
     ]
 
 
+def real_offset(value):
+    """Refuses a UTC offset no place has (beyond ±14:00): Python reads offsets up to ±23:59,
+    and PostgreSQL refuses those beyond ±15:59 when the time is stored or compared (a 500)."""
+    if abs(value.utcoffset()) > MAX_UTC_OFFSET:
+        raise PydanticCustomError("out_of_range", "Use a UTC offset between -14:00 and +14:00.")
+    return value
+
+
 def _reasonable_time(value):
     # Far-off years overflow when converted to UTC, and PostgreSQL stores nothing after 9999.
     if not 1900 <= value.year <= 2999:
         raise PydanticCustomError("out_of_range", "Use a time between the years 1900 and 2999.")
-    return value
+    return real_offset(value)
 
 
 # A date and time with its UTC offset ("2026-12-01T18:00:00-03:00").

@@ -7,13 +7,34 @@ its routers to these objects in its own api.py.
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from tracking.lib.errors import DomainError, error_payload
 
 
+class NotAnObject(ValueError):
+    """A JSON body that is valid JSON but not an object."""
+
+
+class ObjectParser(Parser):
+    """Every JSON body of these APIs is an object. Without this check ninja's schemas, which also
+    read attributes of any object, take `5` or `"text"` for an object with no fields: a cancel
+    or a change with such a body answered 200 as if `{}` had been sent."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise NotAnObject("Send a JSON object.")
+        return data
+
+
 def build_api(*, title, version, urls_namespace, description=""):
     api = NinjaAPI(
-        title=title, version=version, urls_namespace=urls_namespace, description=description
+        title=title,
+        version=version,
+        urls_namespace=urls_namespace,
+        description=description,
+        parser=ObjectParser(),
     )
 
     @api.exception_handler(DomainError)
@@ -44,6 +65,11 @@ def build_api(*, title, version, urls_namespace, description=""):
 
     @api.exception_handler(HttpError)
     def http_error(request, exc):
+        if isinstance(exc.__cause__, NotAnObject):
+            # ninja answers 400 for any body its parser refuses; this one is JSON, but invalid.
+            fields = {"__all__": [str(exc.__cause__)]}
+            payload = error_payload("invalid", "The request has invalid fields.", fields)
+            return api.create_response(request, payload, status=422)
         payload = error_payload(f"http_{exc.status_code}", str(exc))
         return api.create_response(request, payload, status=exc.status_code)
 
