@@ -37,6 +37,8 @@ from accounts.models import Branch, Carrier, Partner
 from routes.models import Stop, StopStatus
 from services.models import Service, ServiceStatus
 
+from .groups import summed, total
+
 OPEN_STATUSES = [
     ServiceStatus.PENDING,
     ServiceStatus.ROUTED,
@@ -151,18 +153,11 @@ def _counts(now):
     }
 
 
-def _rollup(groups, key, names=None, empty_label=None):
-    """The fine groups summed by one key (None: everything), labelled by names."""
-    summed = {}
-    for row in groups:
-        values = summed.setdefault(key(row) if key else None, dict.fromkeys(COLUMNS, 0))
-        for name in COLUMNS:
-            values[name] += row[name]
-    if names is None:
-        return summed
+def _labelled(sums, names, empty_label):
+    """Rows of sums by id, labelled by name (empty_label for none) and ordered by it."""
     rows = [
         {"group": names.get(pk, str(empty_label)) if pk else str(empty_label), "pk": pk, **values}
-        for pk, values in summed.items()
+        for pk, values in sums.items()
     ]
     rows.sort(key=lambda row: (row["group"], row["pk"] or 0))
     for row in rows:
@@ -214,17 +209,16 @@ def delivery_report(*, user, filters, tzinfo, now=None):
     )
     by_day = [
         {"group": day, **values}
-        for day, values in sorted(_rollup(groups, lambda row: row["day"]).items())
+        for day, values in sorted(summed(groups, lambda row: row["day"], COLUMNS).items())
     ]
-    totals = _rollup(groups, None).get(None, dict.fromkeys(COLUMNS, 0))
 
     def by(field, model, empty_label):
-        ids = {row[field] for row in groups}
-        return _rollup(groups, lambda row: row[field], _names(model, ids), empty_label)
+        sums = summed(groups, lambda row: row[field], COLUMNS)
+        return _labelled(sums, _names(model, sums), empty_label)
 
     return DeliveryReport(
         filters=filters,
-        totals=totals,
+        totals=total(groups, COLUMNS),
         by_day=by_day,
         by_branch=by("branch_id", Branch, _("No branch")),
         by_carrier=by("carrier_id", Carrier, _("No carrier")),

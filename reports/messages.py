@@ -19,6 +19,7 @@ from lastmile.models import Channel, MessageStatus, OutboxMessage
 
 from .deliveries import _scoped as scoped_services
 from .deliveries import period_bounds
+from .groups import summed, total
 
 # The counts every row of the report has, in order (the table's and the exports'); each row then
 # has one cost per currency of the period (MessageReport.currencies).
@@ -63,36 +64,26 @@ def _counts():
     }
 
 
-def _rollup(groups, key, currencies):
-    """The fine groups summed by key (None: everything), each with its costs per currency."""
-    index = {currency: position for position, currency in enumerate(currencies)}
-    summed = {}
-    for row in groups:
-        values = summed.get(key(row) if key else None)
-        if values is None:
-            values = summed[key(row) if key else None] = dict.fromkeys(COLUMNS, 0)
-            values["costs"] = [Decimal(0)] * len(currencies)
-        for name in COLUMNS:
-            values[name] += row[name]
-        if row["cost"] is not None:
-            values["costs"][index[row["cost_currency"]]] += row["cost"]
-    return summed
-
-
-def _labelled(summed, choices):
-    """Rows labelled and ordered as the choices."""
+def _labelled(sums, choices, currencies):
+    """Rows labelled and ordered as the choices, each with its costs."""
     labels = dict(choices)
     order = {value: position for position, value in enumerate(labels)}
-    rows = []
-    for value in sorted(summed, key=lambda value: (order.get(value, len(order)), value)):
-        rows.append({"group": str(labels.get(value, value)), **summed[value]})
-    return rows
+    return [
+        {"group": str(labels.get(value, value)), **_with_costs(sums[value], currencies)}
+        for value in sorted(sums, key=lambda value: (order.get(value, len(order)), value))
+    ]
+
+
+def _with_costs(values, currencies):
+    """The values with the currencies' cost columns gathered in `costs`, in their order."""
+    costs = [values.pop(f"cost:{currency}") for currency in currencies]
+    return {**values, "costs": costs}
 
 
 def message_report(*, user, filters, tzinfo):
     """The whole report in one query, whatever the number of messages: the messages of the
     period counted in groups of (day, trigger, channel, currency), and the report's tables those
-    groups summed (at most days x triggers x channels x currencies rows, not messages)."""
+    groups summed (reports.groups), one cost column per currency."""
     messages = messages_in_period(user=user, filters=filters, tzinfo=tzinfo)
     groups = list(
         messages.annotate(day=TruncDate("created_at", tzinfo=tzinfo))
@@ -101,21 +92,24 @@ def message_report(*, user, filters, tzinfo):
         .order_by()
     )
     currencies = sorted({row["cost_currency"] for row in groups if row["cost"] is not None})
-    totals = _rollup(groups, None, currencies).get(None)
-    if totals is None:
-        totals = {**dict.fromkeys(COLUMNS, 0), "costs": [Decimal(0)] * len(currencies)}
+    for row in groups:
+        for currency in currencies:
+            matches = row["cost"] is not None and row["cost_currency"] == currency
+            row[f"cost:{currency}"] = row["cost"] if matches else Decimal(0)
+    columns = [*COLUMNS, *(f"cost:{currency}" for currency in currencies)]
+    by_day = summed(groups, lambda row: row["day"], columns)
     return MessageReport(
         filters=filters,
         currencies=currencies,
-        totals=totals,
+        totals=_with_costs(total(groups, columns), currencies),
         by_day=[
-            {"group": day, **values}
-            for day, values in sorted(_rollup(groups, lambda row: row["day"], currencies).items())
+            {"group": day, **_with_costs(values, currencies)}
+            for day, values in sorted(by_day.items())
         ],
         by_trigger=_labelled(
-            _rollup(groups, lambda row: row["trigger"], currencies), Trigger.choices
+            summed(groups, lambda row: row["trigger"], columns), Trigger.choices, currencies
         ),
         by_channel=_labelled(
-            _rollup(groups, lambda row: row["channel"], currencies), Channel.choices
+            summed(groups, lambda row: row["channel"], columns), Channel.choices, currencies
         ),
     )

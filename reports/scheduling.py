@@ -21,7 +21,7 @@ Columns:
 The window's start and end and the end of the scheduled date are stored on the schedule as
 instants (scheduling.models.Schedule.save computes them in that time zone, correct across DST
 changes), so every column is a comparison of two columns: three queries whatever the number of
-services, days, windows or time zones.
+services, days, windows or time zones, counted in one query.
 """
 
 from dataclasses import dataclass
@@ -35,6 +35,7 @@ from scheduling.models import Origin
 from services.models import Service, ServiceStatus
 
 from .deliveries import OPEN_STATUSES
+from .groups import summed, total
 
 # The columns every row of the report has, in order (the table's and the exports').
 COLUMNS = [
@@ -110,27 +111,23 @@ def _counts():
 
 
 def scheduling_report(*, user, filters):
-    """The whole report in three queries, whatever the number of services."""
-    services = scheduled_in_period(user=user, filters=filters)
-    counts = _counts()
-    by_day = list(
-        services.values("schedule__date")
-        .annotate(**counts)
-        .order_by("schedule__date")
-        .values("schedule__date", *COLUMNS)
+    """The whole report in one query, whatever the number of services: the services counted in
+    groups of (date, origin), the tables those groups summed (reports.groups)."""
+    groups = list(
+        scheduled_in_period(user=user, filters=filters)
+        .values("schedule__date", "schedule__origin")
+        .annotate(**_counts())
+        .order_by()
     )
-    for row in by_day:
-        row["group"] = row.pop("schedule__date")
     labels = dict(Origin.choices)
-    by_origin = list(
-        services.values("schedule__origin")
-        .annotate(**counts)
-        .order_by("schedule__origin")
-        .values("schedule__origin", *COLUMNS)
-    )
-    for row in by_origin:
-        origin = row.pop("schedule__origin")
-        row["group"] = str(labels.get(origin, origin))
+    by_day = summed(groups, lambda row: row["schedule__date"], COLUMNS)
+    by_origin = summed(groups, lambda row: row["schedule__origin"], COLUMNS)
     return SchedulingReport(
-        filters=filters, totals=services.aggregate(**counts), by_day=by_day, by_origin=by_origin
+        filters=filters,
+        totals=total(groups, COLUMNS),
+        by_day=[{"group": day, **values} for day, values in sorted(by_day.items())],
+        by_origin=[
+            {"group": str(labels.get(origin, origin)), **values}
+            for origin, values in sorted(by_origin.items())
+        ],
     )

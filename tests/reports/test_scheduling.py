@@ -290,4 +290,4 @@ def test_the_number_of_queries_does_not_grow_with_the_services(data):
         report = scheduling_report(user=manager, filters=filters)
     assert report.totals["total"] == 19
     assert report.totals["in_window"] == 12
-    assert len(after) == len(before) == 3
+    assert len(after) == len(before) == 1
