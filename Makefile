@@ -8,7 +8,7 @@ export PORT
 PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: setup run test lint format bench migrate seed worker beat messages clean
+.PHONY: setup run test lint format bench soak migrate seed worker beat messages clean
 
 setup: $(VENV)/.installed static/vendor/versions.json $(MO_FILES)
 
@@ -70,7 +70,13 @@ test: lint
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 bench: setup
+	BENCH=1 bin/system-deps
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m benchmarks $(BENCH_ARGS)
+
+# Load and faults (about 12 minutes) on a PostgreSQL and a Redis of its own, on other ports and in
+# a temporary directory, stopped and restarted at will and torn down after (benchmarks/soak/).
+soak: setup
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
 
 # Re-extracts the message catalogs after templates or code change.
 messages: setup

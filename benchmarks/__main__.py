@@ -19,7 +19,17 @@ def main(argv=None):
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    from benchmarks import dashboard, eta, optimizer, pages, reports, service_import
+    from benchmarks import (
+        dashboard,
+        eta,
+        ingest,
+        lastmile,
+        optimizer,
+        outbox,
+        pages,
+        reports,
+        service_import,
+    )
 
     available = {
         "pages": pages.run,
@@ -28,6 +38,9 @@ def main(argv=None):
         "eta": eta.run,
         "dashboard": dashboard.run,
         "reports": reports.run,
+        "ingest": ingest.run,
+        "lastmile": lastmile.run,
+        "outbox": outbox.run,
     }
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(available)}")

@@ -65,10 +65,11 @@ def service_by_token(token, *, now=None):
     token (the caller cannot tell them apart). One query on the token's unique index."""
     if not isinstance(token, str) or not TOKEN_RE.match(token):
         return None
+    # The schedule (with its window) and the rating are read when used, not joined here: with
+    # them PostgreSQL spent 5 to 9 ms planning this query on every request (nine tables), under
+    # 1 ms without, for two small queries of their own (benchmarks/lastmile.py).
     service = (
-        Service.objects.select_related(
-            "account", "agency", "branch", "customer__account", "schedule__window", "rating"
-        )
+        Service.objects.select_related("account", "agency", "branch", "customer__account")
         .filter(tracking_token=token)
         .first()
     )

@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracking.settings")
@@ -24,6 +24,17 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_reject_on_worker_lost=True,
     broker_connection_retry_on_startup=True,
+    # With the broker down an enqueue fails at once (Celery's default retries it three times over
+    # 0.6 s): a request that enqueues after commit goes on without it (the sweeps in the beat
+    # schedule send what was not queued) instead of holding a web worker, which during a Redis
+    # outage took every driver step 1-2 s and the web's capacity with it (benchmarks/soak). The
+    # one immediate retry reconnects a pooled connection that a Redis restart broke.
+    task_publish_retry_policy={
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0,
+        "interval_max": 0,
+    },
     broker_transport_options={"visibility_timeout": 60 * 60},
     task_ignore_result=True,
     worker_hijack_root_logger=False,
@@ -90,3 +101,22 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks()
+
+# Workers keep their database connections from one task to the next, as web processes do from
+# one request to the next (CONN_MAX_AGE, CONN_HEALTH_CHECKS). Celery's Django fix-up otherwise
+# closes them before and after every task, and opening one cost more than a message's whole
+# send (benchmarks/outbox.py); it now recycles them every 1,000 tasks. Each task begins and ends
+# as Django begins and ends a request: connections broken or older than CONN_MAX_AGE are closed,
+# the others are checked before their first use in the task.
+app.conf.update({"CELERY_DB_REUSE_MAX": 1000})
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(sender=None, **kwargs):
+    # An eager task runs inside its caller's request or test, whose connection is not ours.
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
