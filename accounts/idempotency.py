@@ -1,8 +1,15 @@
 """Idempotency-Key for API writes: a repeat of a request returns its first response.
 
 Phones and integrations retry when they do not hear back; with the same key the retry does
-nothing twice. The same key with a different body is refused (422), and a repeat that arrives
-while the first is still running is told to retry (409).
+nothing twice. The same key with a different body is refused (422).
+
+The record of a key is written in the same transaction as the request's own writes and its
+answer, so they commit together or not at all: a request that dies half-way (its process killed,
+the database restarted under it) leaves no record, and its retry runs. A record written apart
+from the request's work would stay "in progress" when the cleanup after a failure cannot reach the
+database either, and every retry of that key would then be refused for days (the phone's queue
+stuck behind it). A repeat that arrives while the first is still running waits for it on
+PostgreSQL (the key's unique index) and gets its answer.
 """
 
 import functools
@@ -45,43 +52,44 @@ def idempotent(caller_of, fingerprint=None):
             digest = hashlib.sha256(
                 request.method.encode() + request.path.encode() + body
             ).hexdigest()
-            try:
-                with transaction.atomic():
-                    record = IdempotencyKey.objects.create(
-                        caller=caller,
-                        key=key,
-                        method=request.method,
-                        path=request.path[:300],
-                        request_hash=digest,
-                    )
-            except IntegrityError:
-                record = IdempotencyKey.objects.get(caller=caller, key=key)
-                if record.request_hash != digest:
-                    return _error(
-                        422,
-                        "idempotency_key_reused",
-                        f"This {HEADER} was used for a different request.",
-                    )
-                if record.status_code is None:
-                    return _error(
-                        409, "request_in_progress", "The first request with this key is running."
-                    )
-                return Status(record.status_code, record.response)
-            try:
+            # One transaction for the record, the view's writes and the answer (see the module's
+            # docstring): an exception anywhere rolls all of them back.
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():  # a savepoint: a repeat's key is no error here
+                        record = IdempotencyKey.objects.create(
+                            caller=caller,
+                            key=key,
+                            method=request.method,
+                            path=request.path[:300],
+                            request_hash=digest,
+                        )
+                except IntegrityError:
+                    return _repeat(caller, key, digest)
                 result = view(request, *args, **kwargs)
-            except Exception:
-                # Nothing was answered: let a retry with the same key run again.
-                record.delete()
-                raise
-            status, body = _status_and_body(result)
-            record.status_code = status
-            record.response = json.loads(json.dumps(body, default=str))
-            record.save(update_fields=["status_code", "response"])
+                status, body = _status_and_body(result)
+                record.status_code = status
+                record.response = json.loads(json.dumps(body, default=str))
+                record.save(update_fields=["status_code", "response"])
             return Status(status, record.response)
 
         return wrapper
 
     return decorator
+
+
+def _repeat(caller, key, digest):
+    """The answer to a repeat of a key already recorded: the first answer, or 422 when the key
+    came with another request."""
+    record = IdempotencyKey.objects.get(caller=caller, key=key)
+    if record.request_hash != digest:
+        return _error(
+            422, "idempotency_key_reused", f"This {HEADER} was used for a different request."
+        )
+    if record.status_code is None:
+        # Only a record written before records were kept in their request's transaction.
+        return _error(409, "request_in_progress", "The first request with this key is running.")
+    return Status(record.status_code, record.response)
 
 
 def multipart_fingerprint(request):

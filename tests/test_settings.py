@@ -75,7 +75,8 @@ def test_database_url_selects_postgresql_with_persistent_connections():
 
 def test_redis_url_turns_on_the_broker_and_the_cache():
     settings = probe({"REDIS_URL": "redis://cache.example:6379/0"})
-    assert settings["cache"] == "django.core.cache.backends.redis.RedisCache"
+    # Django's Redis cache, failing soft (tracking.lib.cache).
+    assert settings["cache"] == "tracking.lib.cache.FailSoftRedisCache"
     assert settings["broker"] == "redis://cache.example:6379/0"
     assert settings["eager"] is False
 

@@ -119,9 +119,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, except that an unreachable Redis is an empty cache rather
+            # than an error: pages and API calls keep answering through a Redis outage.
+            "BACKEND": "tracking.lib.cache.FailSoftRedisCache",
             "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
             "KEY_PREFIX": "tracking",
+            # Short socket timeouts (redis-py waits 5 s by default), so that a Redis that does
+            # not answer costs a request a fraction of a second, not seconds per cache call.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
         }
     }
 else:
