@@ -236,7 +236,10 @@ class Walker:
                 except Exception as error:  # a 500: the test client re-raises the view's error
                     self.failures.append(f"{method} {url}: {type(error).__name__}: {error}")
                     continue
-                if response.status_code >= 500:
+                # The health check answers 503 when a dependency is down (no worker runs during
+                # the tests once a broker is configured): its documented answer, not an error.
+                health = url == "/healthz" and response.status_code == 503
+                if response.status_code >= 500 and not health:
                     self.failures.append(f"{method} {url}: {response.status_code}")
                 elif attacks and not self.refused(leaf, response):
                     self.failures.append(
