@@ -12,13 +12,15 @@ Exactly once, as far as the providers allow:
   answer did not come in time (a timeout, a 5xx).
 - Such a row is never sent again blindly. Twilio has no idempotency key for messages, but its
   message list can be asked whether it accepted a message to that number with that text since
-  the row was written: found, the row is recorded as sent; not found, it is sent. An e-mail
-  provider cannot be asked through Anymail: the row is marked failed ("may have been sent"),
-  and the provider's tracking webhook, which finds the row by the id in the message metadata,
-  corrects it if the e-mail was in fact sent.
-Residual risk: Twilio accepted a message but does not list it yet when asked (we ask a minute
-later at the earliest), or a worker dies in the milliseconds between an e-mail provider's answer
-and the record (the row is then failed, not sent twice).
+  the row was written: found, the row is recorded as sent; not found, it is sent. Postmark is
+  asked the same way, through its outbound message search by the outbox id that every e-mail
+  carries in its metadata (EMAIL_FINDERS). Another e-mail provider cannot be asked through
+  Anymail: the row is marked failed ("may have been sent"), and the provider's tracking
+  webhook, which finds the row by the id in the message metadata, corrects it if the e-mail was
+  in fact sent; one that never left (the worker died between the record and the call) is lost.
+Residual risk: the provider accepted a message but does not list it yet when asked (we ask a
+minute later at the earliest), or a worker dies in the milliseconds between an unaskable
+e-mail provider's answer and the record (the row is then failed, not sent twice).
 """
 
 import logging
@@ -127,7 +129,7 @@ def _settle_unknown(message, sender):
         return
     try:
         accepted = sender.find_sent(message)
-    except sms.SmsError as exc:
+    except (sms.SmsError, LookupFailed) as exc:
         _retry_or_fail(message, str(exc), keep_provider=True)
         return
     if accepted is not None:
@@ -231,6 +233,10 @@ def messages_due(*, now=None, limit=500):
 # Talking to the providers ------------------------------------------------------------------------
 
 
+class LookupFailed(Exception):
+    """The provider could not be asked whether it took a message (try again later)."""
+
+
 class SendFailed(Exception):
     """The provider did not take the message; failure says how (permanent, maybe sent)."""
 
@@ -300,9 +306,13 @@ class _EmailSender(_Sender):
         self.connection = mail.get_connection()
         esp = getattr(self.connection, "esp_name", "")
         self.provider = (esp or type(self.connection).__module__.rsplit(".", 1)[-1]).lower()
+        self.finder = EMAIL_FINDERS.get(self.provider) if esp else None
 
     def can_find_sent(self, provider):
-        return False
+        return self.finder is not None and provider == self.provider
+
+    def find_sent(self, message):
+        return self.finder(self.connection, message)
 
     def send(self, message):
         domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].rstrip(">") or None
@@ -327,6 +337,30 @@ class _EmailSender(_Sender):
         status = getattr(email, "anymail_status", None)
         provider_id = status.message_id if status is not None else None
         return Accepted(provider_id=str(provider_id or message_id)[:120])
+
+
+def _postmark_find_sent(connection, message):
+    """Postmark's outbound message search for the e-mail that carries the outbox id in its
+    metadata (every one we send does): Accepted when Postmark has it, else None."""
+    try:
+        response = requests.get(
+            f"{connection.api_url}messages/outbound",
+            params={"count": 1, "offset": 0, "metadata_outbox_id": str(message.pk)},
+            headers={
+                "Accept": "application/json",
+                "X-Postmark-Server-Token": connection.server_token,
+            },
+            timeout=connection.timeout,
+        )
+        response.raise_for_status()
+        found = response.json().get("Messages") or []
+    except (requests.RequestException, ValueError) as exc:
+        raise LookupFailed(f"Postmark: {exc}") from exc
+    return Accepted(provider_id=str(found[0]["MessageID"])[:120]) if found else None
+
+
+# E-mail providers that can be asked whether they took a message, by Anymail's esp_name.
+EMAIL_FINDERS = {"postmark": _postmark_find_sent}
 
 
 def _email_failure(exc):

@@ -147,10 +147,10 @@ class Postgres:
     def _dsn(self, name):
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={name}"
 
-    def group(self):
-        """The process group of the server's processes (the postmaster's), or None."""
-        pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        return CpuSampler._stat(pid)[0]
+    def postmaster(self):
+        """The server's PID. (Each backend is a process group of its own: the CPU sampler counts
+        the postmaster's children.)"""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def teardown(self):
         """Stops the cluster whatever its state: fast, then immediate, then SIGKILL by its PID."""
@@ -288,12 +288,17 @@ class Process:
 
 
 class CpuSampler:
-    """Where the machine's CPU went during the run: every few seconds, the CPU time of each
-    process in the soak's process groups (by name) and of the whole machine, and the load
-    average. A process that dies between two samples loses at most one interval's time."""
+    """Where the machine's CPU went during the run: every few seconds, the CPU time of each of
+    the soak's processes (by name) and of the whole machine, and the load average. A process
+    that dies between two samples loses at most one interval's time.
 
-    def __init__(self, groups, interval_s=5):
-        self.groups = groups  # {name: callable giving the group's id, or None}
+    `groups` maps a name to a function giving a process group's id (the process and all its
+    descendants in that group) and `trees` maps a name to one giving a PID (the process and its
+    children, for servers whose children leave the group, as PostgreSQL's backends do)."""
+
+    def __init__(self, groups, trees=None, interval_s=5):
+        self.groups = groups
+        self.trees = trees or {}
         self.interval_s = interval_s
         self.ticks = {}  # pid -> [name, first, last]
         self.machine = None
@@ -305,10 +310,24 @@ class CpuSampler:
 
     @staticmethod
     def _stat(pid):
+        """(process group, parent, CPU ticks of the process itself) of a PID."""
         text = Path(f"/proc/{pid}/stat").read_text()
         fields = text[text.rindex(")") + 2 :].split()
-        # After the command: state ppid pgrp session ... utime(12) stime(13) cutime(14) cstime(15)
-        return int(fields[2]), sum(int(value) for value in fields[11:15])
+        # After the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12). The children's
+        # times (cutime, cstime) are left out: each child is counted on its own.
+        return int(fields[2]), int(fields[1]), int(fields[11]) + int(fields[12])
+
+    @staticmethod
+    def _ids(functions):
+        ids = {}
+        for name, function in functions.items():
+            try:
+                value = function()
+            except Exception:  # a server between a stop and a start
+                value = None
+            if value:
+                ids[value] = name
+        return ids
 
     @staticmethod
     def _machine():
@@ -318,27 +337,22 @@ class CpuSampler:
         return sum(values[:8]) - idle
 
     def sample(self):
-        groups = {}
-        for name, group_of in self.groups.items():
-            try:
-                group = group_of()
-            except Exception:  # a server between a stop and a start
-                group = None
-            if group:
-                groups[group] = name
+        groups, trees = self._ids(self.groups), self._ids(self.trees)
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                group, ticks = self._stat(entry.name)
+                group, parent, ticks = self._stat(entry.name)
             except (OSError, ValueError, IndexError):
                 continue
-            name = groups.get(group)
+            name = groups.get(group) or trees.get(int(entry.name)) or trees.get(parent)
             if name is None:
                 continue
             known = self.ticks.get(entry.name)
             if known is None or known[0] != name:
-                self.ticks[entry.name] = [name, ticks, ticks]
+                # Born since the first sample: all of its time is the run's.
+                first = ticks if self.machine is None else 0
+                self.ticks[entry.name] = [name, first, ticks]
             else:
                 known[2] = ticks
         busy = self._machine()

@@ -256,6 +256,19 @@ def invariants(result):
             )
     pg = requests.get("postgres_reconnect")
     if pg:
+        pg_window = timeline["postgres_restart"]
+        restarted = [
+            restart["process"]
+            for restart in result.get("restarts", [])
+            if pg_window["begin"] - 1 <= restart["at"] <= pg_window["ready"] + 60
+        ]
+        checks.append(
+            (
+                "nothing restarted because PostgreSQL did",
+                not restarted,
+                f"restarted: {', '.join(restarted)}" if restarted else "no process restarted",
+            )
+        )
         checks.append(
             (
                 "the app reconnected to PostgreSQL by itself",

@@ -8,7 +8,10 @@ The faults, at a share of the run's duration (at 5 minutes: 30 s, 60 s, 85 s, 12
   lives: reject_on_worker_lost puts the task back), then the whole worker (parent and pool, as
   when its machine dies) while another is, and a new worker started 5 s later;
 - Redis stopped for a minute and started again empty.
-Everything it starts is torn down at the end, also on failure, by process group.
+The app's processes are supervised as the compose file's `restart: unless-stopped` does: one
+that exits by itself (other than by the soak's kills) is started again, and each such restart is
+reported with the error it died of. Everything the soak starts is torn down at the end, also on
+failure, by process group.
 """
 
 import contextlib
@@ -45,6 +48,8 @@ SENDING_WAIT_S = 15
 # the sweep runs every minute: the wait for every message to settle allows for both.
 SETTLE_AFTER_KILL_S = 5 * 60 + 60 + 45
 SETTLE_AFTER_LOAD_S = 120
+# Started again when they exit by themselves, like the compose file's restart policy does.
+SUPERVISED = ("web", "worker", "beat")
 
 
 class Soak:
@@ -63,6 +68,11 @@ class Soak:
         self.account_id = None
         self.cpu = self.cpu_used = None
         self._local = threading.local()
+        # The supervisor's state: who may be down (the soak's own kills), what it restarted.
+        self._lock = threading.RLock()
+        self._expected_down = set()
+        self._supervising = threading.Event()
+        self.restarts = []
 
     # Set-up -------------------------------------------------------------------------------------
 
@@ -127,7 +137,7 @@ class Soak:
                 raise RuntimeError(f"{name} exited: see {process.log}")
         return process
 
-    def start_worker(self):
+    def start_worker(self, wait=True):
         name = "worker"
         if name in self.processes:
             old = self.processes.pop(name)
@@ -151,7 +161,7 @@ class Soak:
                 log.seek(log_size)
                 return b" ready." in log.read()
 
-        return self.start(name, command, ready=ready, timeout_s=60)
+        return self.start(name, command, ready=ready if wait else None, timeout_s=60)
 
     def set_up(self):
         self.say(f"temporary directory {self.tmp}")
@@ -311,13 +321,17 @@ class Soak:
         self.say(f"SIGKILL to the worker's {len(children)} pool processes; sending: {sending}")
 
     def kill_worker(self):
-        worker = self.processes["worker"]
         sending = self.wait_for_sending()
-        at = time.time()
-        worker.kill()
+        with self._lock:
+            self._expected_down.add("worker")
+            worker = self.processes["worker"]
+            at = time.time()
+            worker.kill()
         self.say(f"SIGKILL to the whole worker (pid {worker.pid}); sending: {sending}")
         time.sleep(5)
-        self.start_worker()
+        with self._lock:
+            self.start_worker()
+            self._expected_down.discard("worker")
         restarted = time.time()
         self.timeline["worker_killed"] = {"at": at, "sending": sending, "restarted": restarted}
         self.say(f"a new worker is up {restarted - at:.1f} s after the kill")
@@ -417,8 +431,8 @@ class Soak:
                     for name in ("web", "worker", "beat", "providers", "load")
                 },
                 "redis": lambda: self.redis.process.pid,
-                "postgres": self.pg.group,
-            }
+            },
+            trees={"postgres": self.pg.postmaster},
         )
         self.cpu.start()
         at = {name: start_at + share * duration for name, share in FAULTS.items()}
@@ -537,6 +551,10 @@ class Soak:
                 for key in ("events_undispatched", "idempotency_in_progress", "routes_in_progress")
             },
         }
+        result["restarts"] = [
+            {**restart, "at": round(restart["at"] - load["start_at"], 1)}
+            for restart in self.restarts
+        ]
         killed = set()
         for name in ("pool_killed", "worker_killed"):
             killed.update(self.timeline.get(name, {}).get("sending", []))
@@ -553,18 +571,64 @@ class Soak:
         result["ok"] = all(held for _name, held, _detail in checks)
         return result
 
+    def supervise(self):
+        """Starts again, once a second, a supervised process that exited by itself."""
+        while not self._supervising.wait(1):
+            with self._lock:
+                for name in SUPERVISED:
+                    process = self.processes.get(name)
+                    if process is None or process.alive() or name in self._expected_down:
+                        continue
+                    at = time.time()
+                    reason = _last_error(process.log)
+                    self.say(
+                        f"{name} exited by itself (code {process.popen.returncode}: {reason}); "
+                        "started again, as the compose file's restart policy would"
+                    )
+                    try:
+                        if name == "worker":
+                            # Not waited for: with Redis down it waits for the broker.
+                            self.start_worker(wait=False)
+                        else:
+                            self.processes.pop(name)
+                            self.processes[f"{name}-{process.pid}"] = process
+                            self.start(name, process.command)
+                    except Exception as exc:  # tried again in a second
+                        self.say(f"{name} could not be started again: {exc!r}")
+                    self.restarts.append(
+                        {"process": name, "at": at, "exit_code": process.popen.returncode,
+                         "error": reason, "back_after_s": round(time.time() - at, 1)}
+                    )  # fmt: skip
+
     def run(self):
         self.set_up()
+        threading.Thread(target=self.supervise, daemon=True).start()
         load = self.run_load()
         self.settle(load)
         return self.judge(load)
 
     def teardown(self):
+        self._supervising.set()
+        with self._lock:
+            self._expected_down.update(SUPERVISED)
         for _name, process in reversed(list(self.processes.items())):
             process.stop()
         self._forget_connection()
         self.redis.teardown()
         self.pg.teardown()
+
+
+def _last_error(log_path, lines=400):
+    """The last CRITICAL or ERROR line of a process's log (what it died of), shortened."""
+    try:
+        tail = log_path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    for marker in ("CRITICAL", "Unrecoverable", "ERROR"):
+        for line in reversed(tail):
+            if marker in line:
+                return line.strip()[-200:]
+    return tail[-1].strip()[-200:] if tail else ""
 
 
 def print_summary(result):
@@ -611,6 +675,11 @@ def print_summary(result):
         f"providers, {messages['sent_once']} exactly once, {len(messages['duplicates'])} "
         f"duplicates, {len(messages['lost'])} lost; statuses {messages['statuses']}"
     )
+    for restart in result["restarts"]:
+        print(
+            f"  {restart['process']} exited by itself {restart['at']} s into the run and was "
+            f"started again ({restart['back_after_s']} s): {restart['error']}"
+        )
     in_flight = messages.get("in_flight_at_kills", {})
     if in_flight:
         print(

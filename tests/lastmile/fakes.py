@@ -153,11 +153,14 @@ class FakeTwilio(FakeServer):
 
 
 class FakePostmark(FakeServer):
-    """POST /email, with Postmark's server token header."""
+    """POST /email and GET /messages/outbound (the search, by recipient or one metadata_<key>),
+    with Postmark's server token header."""
 
     def respond(self, method, parts, headers, body):
         if headers.get("X-Postmark-Server-Token") != POSTMARK_TOKEN:
             return 401, {"ErrorCode": 10, "Message": "Bad or missing API token"}
+        if method == "GET" and parts.path == "/messages/outbound":
+            return self._search({key: values[0] for key, values in parse_qs(parts.query).items()})
         if method != "POST" or parts.path != "/email":
             return 404, {"ErrorCode": 404, "Message": "Not found"}
         email = json.loads(body)
@@ -171,6 +174,20 @@ class FakePostmark(FakeServer):
             "ErrorCode": 0,
             "Message": "OK",
         }
+
+    def _search(self, query):
+        filters = {key[len("metadata_") :]: value for key, value in query.items()
+                   if key.startswith("metadata_")}  # fmt: skip
+        with self._lock:
+            found = [
+                {"MessageID": email["MessageID"], "Recipients": [email["To"]], "Status": "Sent",
+                 "Subject": email.get("Subject", ""), "Metadata": email.get("Metadata") or {}}
+                for email in reversed(self.messages)
+                if query.get("recipient", email["To"]) == email["To"]
+                and all((email.get("Metadata") or {}).get(k) == v for k, v in filters.items())
+            ]  # fmt: skip
+        count, offset = int(query.get("count", 50)), int(query.get("offset", 0))
+        return 200, {"TotalCount": len(found), "Messages": found[offset : offset + count]}
 
 
 def use_twilio(settings, fake, *, timeout_s=2):
