@@ -26,5 +26,8 @@ urlpatterns = [
     path("api/driver/v1/", driver_api.urls),
 ]
 
+# Also for an error raised by a middleware, which a middleware's process_exception never sees.
+handler500 = "tracking.views.server_error"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,13 +1,15 @@
 """Project-wide pages: the dashboard home, which sums up every app, and the health check."""
 
 import logging
+import sys
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db import connection
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -16,6 +18,7 @@ from accounts import access
 from accounts.models import Driver
 from routes import alerts
 from services import selectors as service_selectors
+from tracking.lib.errors import error_payload
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +118,36 @@ def _worker():
     if not replies:
         raise RuntimeError("no worker answered")
     return f"{len(replies)} worker(s)"
+
+
+# Errors -----------------------------------------------------------------------------------------
+
+# How long a client is told to wait when the database cannot be reached (a restart takes seconds).
+RETRY_AFTER_S = 5
+# Paths whose clients read the APIs' error shape rather than a page.
+JSON_PREFIXES = ("/api/", "/gps/")
+
+
+def server_error(request):
+    """Django's last resort for an exception (handler500), in the view or in a middleware.
+
+    A database that cannot be reached (restarting, failing over, out of connections) answers
+    503 with Retry-After rather than 500: the phones and browsers try again, their retries carry
+    Idempotency-Keys so nothing is done twice, and Django connects afresh on the next request.
+    The APIs' clients get the APIs' error shape. Rendered without a request context, whose
+    processors could need the database. (Django has logged the exception by the time this runs.)
+    """
+    exception = sys.exc_info()[1]
+    unavailable = isinstance(exception, OperationalError | InterfaceError)
+    if request.path.startswith(JSON_PREFIXES):
+        if unavailable:
+            payload = error_payload("unavailable", "The service is briefly unavailable; try again.")
+        else:
+            payload = error_payload("server_error", "Something went wrong; the error was recorded.")
+        response = JsonResponse(payload, status=503 if unavailable else 500)
+    else:
+        template = "503.html" if unavailable else "500.html"
+        response = HttpResponse(render_to_string(template), status=503 if unavailable else 500)
+    if unavailable:
+        response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
