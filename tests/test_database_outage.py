@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import AccountFactory, DriverFactory, ServiceFactory, UserFactory
 from tests.conftest import require
+from tests.factories import AccountFactory, DriverFactory, ServiceFactory, UserFactory
 from tests.routes.test_positions import Phone, point
 
 
