@@ -18,6 +18,7 @@ from ninja import Schema
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BaseModel,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -105,7 +106,14 @@ def _not_null(value):
 # Input ------------------------------------------------------------------------------------------
 
 
-class CustomerIn(Schema):
+class Nested(BaseModel):
+    """An object inside a body. Plain pydantic rather than ninja's Schema: a Schema reads the
+    attributes of whatever it is given, so `"customer": 5` or `"invoice": "x"` passed as an
+    object with no fields (an empty invoice stored, a customer "not sent"); here anything but a
+    JSON object is refused with the field's path. (Bodies themselves: tracking.api.ObjectParser.)"""
+
+
+class CustomerIn(Nested):
     """Who receives (or hands over) the goods. An existing customer of the account is found by
     external code, then document, then e-mail, and updated with what is sent; otherwise one is
     created (then `name` is required)."""
@@ -157,7 +165,7 @@ class CustomerIn(Schema):
         return _checked(br.normalise_phone, value, account_country(info)) if value else value
 
 
-class AddressIn(Schema):
+class AddressIn(Nested):
     """Where the service happens. In Brazil (the default country) the CEP and UF are checked."""
 
     street: text(200, min_length=1)
@@ -217,12 +225,12 @@ class AddressPatch(AddressIn):
     city: text(100, min_length=1) | None = None
 
 
-class InvoiceIn(Schema):
+class InvoiceIn(Nested):
     number: text(60) | None = None
     series: text(10) | None = None
 
 
-class PackageIn(Schema):
+class PackageIn(Nested):
     barcode: text(80, min_length=1)
     description: text(200) | None = None
 

@@ -97,3 +97,21 @@ def test_the_real_extremes_of_offsets_are_accepted(client, headers, service):
         response = client.get(URL, {"updated_since": since.isoformat()}, **headers)
         assert response.status_code == 200, response.content
         assert [row["id"] for row in response.json()["results"]] == [service.pk]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("customer", 5), ("address", "Av. Paulista"), ("invoice", "NF-1"), ("invoice", []),
+     ("packages", [7])],
+)  # fmt: skip
+def test_a_nested_value_that_is_not_an_object_is_refused(client, headers, service, field, value):
+    # ninja's Schema read attributes of anything: `"invoice": "NF-1"` cleared the invoice (200).
+    service.invoice_number = "NF-0"
+    service.save(update_fields=["invoice_number"])
+    response = client.patch(
+        f"{URL}/{service.pk}", {field: value}, content_type="application/json", **headers
+    )
+    fields = error_of(response, 422)["fields"]
+    assert [name.split(".")[0] for name in fields] == [field]
+    service.refresh_from_db()
+    assert service.invoice_number == "NF-0"
