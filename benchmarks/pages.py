@@ -48,7 +48,8 @@ def run():
             **{
                 field.attname: getattr(template, field.attname)
                 for field in Service._meta.concrete_fields
-                if not field.primary_key
+                # The id and the unique tracking token are each clone's own (their defaults).
+                if not field.primary_key and not field.unique
             }
         )
         clone.external_id = f"BENCH-{number}"
