@@ -1,6 +1,5 @@
 """The optimizer on hand-made cases and on Solomon instances read from ../shared/data/vrp/."""
 
-import random
 import time
 from pathlib import Path
 
@@ -90,29 +89,9 @@ def test_default_time_limit_grows_with_size():
 def assert_feasible(problem, plan, provider):
     """Every stop once, capacity respected, every service start inside its window and the vehicle
     back by the end of its shift, recomputed from the matrix with the earliest departures."""
-    vehicles = {vehicle.id: vehicle for vehicle in problem.vehicles}
-    stops = {stop.id: stop for stop in problem.stops}
-    visited = [stop_id for route in plan.routes.values() for stop_id in route]
-    assert len(visited) == len(set(visited))
-    assert set(visited) | set(plan.unassigned) == set(stops)
-    assert not set(visited) & set(plan.unassigned)
-    for vehicle_id, route in plan.routes.items():
-        if not route:
-            continue
-        vehicle = vehicles[vehicle_id]
-        assert sum(stops[s].demand_kg for s in route) <= (vehicle.capacity_kg or float("inf"))
-        points = [vehicle.start, *(stops[s].point for s in route), vehicle.end or vehicle.start]
-        _, durations = provider.matrix(points, speed_kmh=vehicle.speed_kmh)
-        now = vehicle.shift[0]
-        for position, stop_id in enumerate(route, start=1):
-            stop = stops[stop_id]
-            now += durations[position - 1][position]
-            if stop.window:
-                now = max(now, stop.window[0])
-                assert now <= stop.window[1], f"{stop_id} served late"
-            now += stop.service_s
-        if vehicle.end is not None:
-            assert now + durations[len(route)][len(route) + 1] <= vehicle.shift[1]
+    from benchmarks.optimizer import violations
+
+    assert violations(problem, plan, provider) == []
 
 
 @pytest.mark.parametrize(("name", "max_gap"), [("C101", 0.10), ("R101", 0.10), ("RC101", 0.10)])
@@ -128,27 +107,9 @@ def test_solomon_feasible_and_near_best_known(name, max_gap):
 
 
 def test_random_200_stops_with_two_hour_windows():
-    rng = random.Random(7)
-    stops = []
-    for number in range(200):
-        start = rng.choice([8, 10, 12, 14]) * HOUR
-        point = (DEPOT[0] + rng.uniform(-0.08, 0.08), DEPOT[1] + rng.uniform(-0.08, 0.08))
-        stops.append(
-            Stop(
-                f"s{number}",
-                point,
-                service_s=180,
-                demand_kg=rng.uniform(0.5, 8),
-                demand_m3=rng.uniform(0.001, 0.05),
-                window=(start, start + 2 * HOUR),
-            )
-        )
-    vehicles = [
-        Vehicle(f"v{n}", capacity_kg=400, capacity_m3=3, speed_kmh=22, start=DEPOT, end=DEPOT,
-                shift=(7 * HOUR, 19 * HOUR))
-        for n in range(12)
-    ]  # fmt: skip
-    problem = Problem(stops, vehicles, HaversineProvider())
+    from benchmarks.optimizer import random_route_problem
+
+    problem = random_route_problem(200)
     started = time.monotonic()
     plan = solve(problem)  # default limit: 5 s for 200 stops
     elapsed = time.monotonic() - started
