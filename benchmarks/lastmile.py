@@ -38,8 +38,8 @@ import os
 import statistics
 import tempfile
 import time
+from datetime import datetime, timedelta
 from datetime import time as time_of_day
-from datetime import timedelta
 from pathlib import Path
 
 WORKERS = int(os.environ.get("BENCH_LASTMILE_WORKERS", "3"))
@@ -104,9 +104,10 @@ def _setup():
                 {"barcode": f"78910001002{number}3", "description": "Envelope"},
             ],
         )
-        # Booked yesterday, before the window's cut-off.
-        service_schedule(service=service, day=today, window=window, actor=system,
-                         now=timezone.now() - timedelta(days=1))  # fmt: skip
+        # Booked two days ago at midnight, well before the window's cut-off (12 hours before
+        # today's midnight; "yesterday at this hour" passed it in the afternoon).
+        booked = datetime.combine(today - timedelta(days=2), time_of_day(0), tzinfo=account.tzinfo)
+        service_schedule(service=service, day=today, window=window, actor=system, now=booked)
         services.append(service)
     route = route_create(account=account, actor=system, driver=driver, vehicle=vehicle,
                          day=today, services=services)  # fmt: skip
