@@ -40,9 +40,8 @@ def main(argv=None):
         "ingest": ingest.run,
         "lastmile": lastmile.run,
         "outbox": outbox.run,
-        # Last: its million-row tables keep autovacuum busy for minutes after, which took a
-        # core from the load benchmarks that came after it (COPY fell from 129,000 to 26,000
-        # rows/s).
+        # Last: it leaves million-row tables behind, which autovacuum works through for minutes,
+        # taking CPU from the throughput benchmarks if they came after it.
         "reports": reports.run,
     }
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
