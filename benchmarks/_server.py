@@ -45,7 +45,8 @@ def unavailable():
 
 
 def database_url():
-    """The URL of the benchmark's (test) database, for child processes."""
+    """The URL of the database this process uses (the benchmark's or the tests' test database),
+    for child processes."""
     from django.db import connection
 
     db = connection.settings_dict

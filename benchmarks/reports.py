@@ -466,13 +466,9 @@ def _median(call):
 
 
 def _child_env():
-    from django.db import connection
+    from benchmarks._server import database_url
 
-    db = connection.settings_dict
-    host = db.get("HOST") or "localhost"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    user = db.get("USER") or ""
-    return {**os.environ, "DATABASE_URL": f"postgres://{user}@{host}{port}/{db['NAME']}"}
+    return {**os.environ, "DATABASE_URL": database_url()}
 
 
 def _export_in_child(manager, fmt):

@@ -11,13 +11,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from accounts.models import Role
+from benchmarks._server import database_url
 from tests.factories import PASSWORD, AccountFactory, UserFactory
 from tracking.lib import sms
 
@@ -120,16 +120,6 @@ def redis_url():
     return settings.REDIS_URL
 
 
-def _database_url():
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db.get("HOST") or "localhost"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def celery_worker(transactional_db, redis_url, settings, tmp_path):
     """A real `celery worker` process on PostgreSQL's test database and Redis, on its own queue.
@@ -143,7 +133,7 @@ def celery_worker(transactional_db, redis_url, settings, tmp_path):
     mail_dir = tmp_path / "mail"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",

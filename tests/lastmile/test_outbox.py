@@ -241,13 +241,6 @@ def test_a_line_break_in_a_name_cannot_break_the_subject(account_a):
 
 
 @pytest.fixture
-def twilio(settings):
-    with fakes.FakeTwilio() as fake:
-        fakes.use_twilio(settings, fake, timeout_s=0.5)
-        yield fake
-
-
-@pytest.fixture
 def sms_row(account_a):
     agency = agency_with_templates(account_a)
     NotificationTemplate.objects.filter(agency=agency).update(email_enabled=False)

@@ -19,20 +19,6 @@ from tracking.lib import sms
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def twilio(settings):
-    with fakes.FakeTwilio() as fake:
-        fakes.use_twilio(settings, fake, timeout_s=0.5)
-        yield fake
-
-
-@pytest.fixture
-def postmark(settings):
-    with fakes.FakePostmark() as fake:
-        fakes.use_postmark(settings, fake, timeout_s=0.5)
-        yield fake
-
-
 def queued(account, channel=Channel.SMS, **values):
     """An outbox row as the outbox writes it (without the event, which is not the point here)."""
     service = values.pop("service", None) or ServiceFactory(account=account)

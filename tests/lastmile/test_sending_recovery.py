@@ -9,17 +9,9 @@ from django.utils import timezone
 
 from lastmile import sending
 from lastmile.models import Channel, MessageStatus, OutboxMessage
-from tests.lastmile import fakes
 from tests.lastmile.test_sending import queued
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def postmark(settings):
-    with fakes.FakePostmark() as fake:
-        fakes.use_postmark(settings, fake, timeout_s=0.5)
-        yield fake
 
 
 def _cut_off_during_the_call(message, provider="postmark"):
