@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from benchmarks import RESULTS
+
 ROOT = Path(__file__).resolve().parent.parent
 HTTPS = {"X-Forwarded-Proto": "https"}
 HOST = "127.0.0.1"
@@ -282,7 +284,7 @@ class Profile:
 
     @property
     def path(self):
-        return ROOT / "benchmarks" / "results" / f"{self.name}.folded"
+        return RESULTS / f"{self.name}.folded"
 
     def __enter__(self):
         if os.environ.get("BENCH_PROFILE") != "1":
@@ -331,7 +333,7 @@ PROJECT = ("accounts/", "services/", "scheduling/", "routes/", "lastmile/", "rep
 def hot_spots(name, *, top=25, project_only=False):
     """The frames that most samples of a profile (Profile) were in, inclusive: [(share, frame)];
     only the project's own functions with project_only."""
-    path = ROOT / "benchmarks" / "results" / f"{name}.folded"
+    path = RESULTS / f"{name}.folded"
     if not path.exists():
         return []
     total, inclusive = 0, {}

@@ -36,19 +36,19 @@ a database named `test_` + the URL's name: here not the test suite's `test_test`
 runs.) BENCH_DASHBOARD_REQUESTS changes the number of timed requests per page (default 30).
 """
 
-import json
 import os
 import statistics
 import time
 from contextlib import contextmanager
 from datetime import time as time_of_day
 from datetime import timedelta
-from pathlib import Path
 
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+
+from benchmarks import write_results
 
 ROUTES = 300
 STOPS_PER_ROUTE = 10
@@ -59,7 +59,6 @@ CUSTOMERS = 2_000
 REQUESTS = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "30"))
 GOAL_RATIO = 3.0
 CENTRE = (-23.55, -46.63)
-RESULTS = Path(__file__).resolve().parent / "results"
 TRACKING = "/routes/tracking/"
 DATA = "/routes/tracking/data/"
 SERVICES_LIST = "/services/"
@@ -447,6 +446,5 @@ def run():
         f"  goal: <= {GOAL_RATIO:g} x the empty page, queries constant: "
         f"{'met' if results['met'] else 'NOT met'} ({time.perf_counter() - started:.0f} s in all)"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dashboard.json").write_text(json.dumps(results, indent=2))
+    write_results("dashboard", results)
     return results

@@ -26,11 +26,11 @@ the same code. (With other seeds the ratio moves between about 0.74 and 0.83 wit
 days, and stays within 0.015 of the floor's.)
 """
 
-import json
 import random
 import statistics
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+from benchmarks import write_results
 
 HISTORY_ROUTES = 150
 TEST_ROUTES = 80
@@ -39,7 +39,6 @@ TEST_SEED = 20261128
 STOPS = (10, 25)
 SPEED_KMH = 25
 CENTRE = (-23.55, -46.63)
-RESULTS = Path(__file__).resolve().parent / "results"
 BUCKETS = [(0, 0, "next stop"), (1, 2, "2-3 ahead"), (3, 6, "4-7 ahead"), (7, 99, "8+ ahead")]
 
 
@@ -286,6 +285,5 @@ def run():
         f"  (an oracle knowing each driver's pace and the traffic gets {floor:.2f}: "
         "the rest is the random time on site of each stop ahead)"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "eta.json").write_text(json.dumps(results, indent=2))
+    write_results("eta", results)
     return results

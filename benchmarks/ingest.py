@@ -52,6 +52,8 @@ from datetime import UTC, datetime, timedelta
 from http.client import HTTPConnection
 from pathlib import Path
 
+from benchmarks import write_results
+
 DRIVERS = 50
 BATCH = 100
 BATCHES = int(os.environ.get("BENCH_INGEST_BATCHES", "150"))
@@ -67,7 +69,6 @@ CENTRE = (-23.55, -46.63)
 STEP_DEGREES = 0.00005
 PATH = "/api/driver/v1/positions"
 PASSWORD = "bench-password"
-RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -470,8 +471,7 @@ def run():
           f"{GOAL_PER_S:,}); sent {sent:,}, stored {stored:,}, lost {lost}, untagged "
           f"{untagged}, failed requests {failed}: {'met' if met else 'NOT met'} "
           f"({time.perf_counter() - started:.0f} s in all)")  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_results("ingest", results)
     return results
 
 

@@ -33,7 +33,6 @@ BENCH_PROFILE=1 samples the workers with py-spy while the page is rendered on ev
 (benchmarks/results/lastmile-profile.folded).
 """
 
-import json
 import os
 import statistics
 import tempfile
@@ -42,13 +41,14 @@ from datetime import datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 
+from benchmarks import write_results
+
 WORKERS = int(os.environ.get("BENCH_LASTMILE_WORKERS", "3"))
 DURATION_S = int(os.environ.get("BENCH_LASTMILE_SECONDS", "15"))
 CONNECTIONS = 50
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 100
 HOME = (-23.5614, -46.6559)
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _setup():
@@ -257,6 +257,5 @@ def run():
           f"{'met' if met else 'NOT met'}; rendered every time: "
           f"{uncached['requests_per_s']:.0f} req/s, p99 {uncached['p99_ms']:.0f} ms "
           f"({time.perf_counter() - started:.0f} s in all)")  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "lastmile.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_results("lastmile", results)
     return results

@@ -12,14 +12,14 @@ instance (5 s by default).
 """
 
 import csv
-import json
 import os
 import random
 import time
 from pathlib import Path
 
+from benchmarks import write_results
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "vrp"
-RESULTS = Path(__file__).resolve().parent / "results"
 SECONDS = float(os.environ.get("BENCH_OPTIMIZER_SECONDS", "5"))
 ONLY = [name for name in os.environ.get("BENCH_OPTIMIZER_INSTANCES", "").split(",") if name]
 SCALE = 10  # one decimal, as the DIMACS best-known values
@@ -222,6 +222,5 @@ def run():
         f"  (goal: feasible in <= {ROUTE_SECONDS:g} s: {'met' if met else 'NOT met'})"
     )
     results["met"] = met and all(item["met"] for item in results["classes"].values())
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "optimizer.json").write_text(json.dumps(results, indent=2))
+    write_results("optimizer", results)
     return results

@@ -49,6 +49,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from benchmarks import write_results
+
 MESSAGES = int(os.environ.get("BENCH_OUTBOX_MESSAGES", "10000"))
 CONCURRENCY = int(os.environ.get("BENCH_OUTBOX_CONCURRENCY", "2"))
 POOL = os.environ.get("BENCH_OUTBOX_POOL", "prefork")
@@ -57,7 +59,6 @@ PROVIDER_S = float(os.environ.get("BENCH_OUTBOX_PROVIDER_MS", "0")) / 1000
 GOAL_RATIO = 0.5
 # Everything must be sent within this (a bound, not an expectation).
 TIMEOUT_S = 240
-RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -482,8 +483,7 @@ def run():
           f"{mail_received:,} e-mails; duplicates {duplicates}, lost {lost}, provider ids "
           f"mismatched {mismatched}; rows {statuses}: {'met' if met else 'NOT met'} "
           f"({time.perf_counter() - started:.0f} s in all)")  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "outbox.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_results("outbox", results)
     return results
 
 

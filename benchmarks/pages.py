@@ -1,4 +1,5 @@
-"""Dashboard pages under load: the home page and the services list against a bare Django view."""
+"""Dashboard pages under load: the home page and the services list against a bare Django view.
+Prints the figures and writes benchmarks/results/pages.json."""
 
 import time
 
@@ -7,6 +8,8 @@ from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import include, path
+
+from benchmarks import write_results
 
 SERVICES = 2000
 REQUESTS = 300
@@ -61,9 +64,13 @@ def run():
     with override_settings(ROOT_URLCONF=__name__):
         base_rps = measure(client, "/__baseline__", REQUESTS)
         print(f"pages: baseline (bare view)   {base_rps:8.0f} req/s")
+        results = {"services": SERVICES, "requests": REQUESTS, "baseline_rps": base_rps}
         for label, url in [("home", "/"), ("services list", "/services/")]:
             rps = measure(client, url, REQUESTS)
+            count = queries(client, url)
             print(
                 f"pages: {label:<20} {rps:8.0f} req/s  ratio to baseline {rps / base_rps:5.2f}"
-                f"  queries {queries(client, url)}  ({SERVICES} services)"
+                f"  queries {count}  ({SERVICES} services)"
             )
+            results[label] = {"rps": rps, "ratio": rps / base_rps, "queries": count}
+    write_results("pages", results)

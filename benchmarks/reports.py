@@ -36,6 +36,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from benchmarks import write_results
+
 SERVICES = int(os.environ.get("BENCH_REPORTS_SERVICES", "1000000"))
 EXPORT_XLSX = os.environ.get("BENCH_REPORTS_XLSX", "1") != "0"
 DAYS = 90
@@ -45,7 +47,6 @@ GOAL_RATIO = 3.0
 GOAL_EXPORT_MB = 200
 FIRST_DAY = date(2026, 6, 1)
 TZ = "America/Sao_Paulo"
-RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -576,8 +577,7 @@ def run():
         print(f"export {fmt}: {figures['rows']:,} rows in {figures['seconds']:.0f} s, "
               f"{figures['bytes'] / 2**20:.0f} MB file, peak {figures['peak_mb']:.0f} MB "
               f"(goal ≤ {GOAL_EXPORT_MB} MB: {'met' if figures['peak_mb'] <= GOAL_EXPORT_MB else 'NOT met'})")  # fmt: skip  # noqa: E501
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "reports.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_results("reports", results)
     return results
 
 

@@ -5,7 +5,8 @@ Peak memory is Python's, traced with tracemalloc (the database server's is not
 counted). Tracing makes the ORM about four times slower, so the whole import is timed untraced on
 all the rows and traced on TRACED_ROWS of them; the import's own reading of the file (the pass
 that checks it, streamed as the row pass is) is traced on all the rows.
-BENCH_IMPORT_ROWS and BENCH_IMPORT_TRACED_ROWS change the row counts.
+BENCH_IMPORT_ROWS and BENCH_IMPORT_TRACED_ROWS change the row counts. Prints the figures and
+writes benchmarks/results/service_import.json.
 """
 
 import csv
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from django.core.files import File
 from django.test.utils import override_settings
+
+from benchmarks import write_results
 
 # On PostgreSQL the import writes about 36 rows/s (each its own savepoint, events and messages):
 # 10,000 rows give the same rate as 50,000 in a quarter of an hour less.
@@ -101,6 +104,7 @@ def line(label, rate, peak, base_rate, base_peak, note=""):
     """One result: rows per second and peak memory, each also as a ratio to the baseline's."""
     memory = f"peak {peak / 1024 / 1024:6.1f} MB ({peak / base_peak:5.1f}x)" if peak else ""
     print(f"import: {label:<28} {rate:9.0f} rows/s ({rate / base_rate:.4f}x)  {memory:<26}  {note}")
+    return {"rows_per_s": rate, "ratio": rate / base_rate, "peak_bytes": peak}
 
 
 def run():
@@ -119,10 +123,15 @@ def run():
         assert counted == ROWS, counted
         base_rate = ROWS / seconds
         note = f"({ROWS} rows, {size_mb:.1f} MB file)"
-        line("baseline: csv.reader", base_rate, base_peak, base_rate, base_peak, note)
+        results = {"rows": ROWS, "traced_rows": min(TRACED_ROWS, ROWS), "file_mb": size_mb}
+        results["baseline"] = line(
+            "baseline: csv.reader", base_rate, base_peak, base_rate, base_peak, note
+        )
         seconds, peak, counted = measure(lambda: read_as_the_import_does(path))
         assert counted == ROWS, counted
-        line("the import reading the file", ROWS / seconds, peak, base_rate, base_peak)
+        results["reading"] = line(
+            "the import reading the file", ROWS / seconds, peak, base_rate, base_peak
+        )
 
         # DEBUG off, as on a worker: with it on, Django keeps the last 9,000 queries' SQL.
         with override_settings(MEDIA_ROOT=str(folder / "media"), DEBUG=False):
@@ -146,6 +155,7 @@ def run():
                 assert job.status == "done", (job.status, job.error, job.report["rejected"][:3])
                 assert job.created_count == rows, (job.created_count, job.report["rejected"][:3])
                 note = f"({rows} rows in {seconds:.0f} s)"
-                line(label, rows / seconds, peak, base_rate, base_peak, note)
+                results[label] = line(label, rows / seconds, peak, base_rate, base_peak, note)
+        write_results("service_import", results)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
