@@ -21,6 +21,13 @@ from django.utils.translation import ngettext
 # taken as a tag name, so `{{ name|upper }}` is an unknown tag, not a filter.
 TAG_PATTERN = re.compile(r"\{\{([^{}]*)\}\}")
 
+# An <img> whose address is empty once rendered (the agency has no logo): mail clients draw a
+# broken-image box for it, so it is replaced by its alt text, in the image's own style.
+_IMAGE_WITHOUT_SOURCE = re.compile(
+    r"""<img\b(?=[^>]*\bsrc\s*=\s*(["'])\s*\1)[^>]*>""", re.IGNORECASE
+)
+_ATTRIBUTE = re.compile(r"""\b(alt|style)\s*=\s*(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+
 SAMPLE_DAY = date(2025, 3, 14)
 
 # tag -> (what it is, a sample value shown in previews). Dates are formatted in the active language.
@@ -65,14 +72,27 @@ def as_tag(name):
 
 def render(text, values, *, html=False):
     """text with each tag replaced by its value (a missing value is empty). With html=True the
-    values are escaped; the text itself is the operator's HTML and is kept as written."""
+    values are escaped and the text is the operator's HTML, kept as written but for an image left
+    without an address (a logo the agency has not uploaded), which shows its alt text instead."""
 
     def value_of(match):
         value = values.get(match.group(1).strip(), "")
         value = "" if value is None else str(value)
         return escape(value) if html else value
 
-    return TAG_PATTERN.sub(value_of, text or "")
+    rendered = TAG_PATTERN.sub(value_of, text or "")
+    if html:
+        rendered = _IMAGE_WITHOUT_SOURCE.sub(_image_as_text, rendered)
+    return rendered
+
+
+def _image_as_text(match):
+    attributes = {name.lower(): value for name, _quote, value in _ATTRIBUTE.findall(match[0])}
+    alt = attributes.get("alt", "")
+    if not alt.strip():
+        return ""
+    style = attributes.get("style")
+    return f'<span style="{style}">{alt}</span>' if style else f"<span>{alt}</span>"
 
 
 def sample_values(agency=None):

@@ -71,6 +71,16 @@ def test_render_escapes_values_in_html_but_keeps_the_operators_html():
     assert render(text, values) == f'<p style="color:red">Hi {values["customer_name"]}</p>'
 
 
+def test_an_image_left_without_an_address_shows_its_alt_text_in_html():
+    text = '<div><img src="{{agency_logo}}" alt="{{agency_name}}" style="color:#fff"></div>'
+    without_logo = render(text, {"agency_logo": "", "agency_name": "Rapidão & Cia"}, html=True)
+    assert without_logo == '<div><span style="color:#fff">Rapidão &amp; Cia</span></div>'
+    with_logo = render(text, {"agency_logo": "https://x.test/l.png", "agency_name": "R"}, html=True)
+    assert with_logo == '<div><img src="https://x.test/l.png" alt="R" style="color:#fff"></div>'
+    assert render("<IMG SRC='' ALT=''>x", {}, html=True) == "x"
+    assert render("<img src=''>", {}) == "<img src=''>"  # plain text is not HTML
+
+
 def test_validate_template_names_every_unknown_tag():
     validate_template("Hi {{customer_first_name}}")
     with pytest.raises(ValidationError) as error:

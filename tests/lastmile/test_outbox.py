@@ -225,6 +225,21 @@ def test_customer_text_is_escaped_in_the_email_html_only(account_a):
     assert "Hi <script>alert('x')</script>&amp;," in text.body
 
 
+def test_the_email_of_an_agency_without_a_logo_shows_its_name_not_a_broken_image(
+    account_a, settings
+):
+    agency = agency_with_templates(account_a, name="Rapidão")
+    html = service_registered(account_a, agency=agency).messages.get(channel=Channel.EMAIL).html
+    assert "<img" not in html
+    assert '<span style="max-height:48px;color:#fff">Rapidão</span>' in html
+
+    agency.logo.name = "agencies/logo.png"
+    agency.save()
+    other = service_registered(account_a, agency=agency, order_number="PED-2")
+    html = other.messages.get(channel=Channel.EMAIL).html
+    assert f'<img src="{settings.SITE_URL}/media/agencies/logo.png" alt="Rapidão"' in html
+
+
 def test_a_line_break_in_a_name_cannot_break_the_subject(account_a):
     agency = agency_with_templates(account_a)
     NotificationTemplate.objects.filter(agency=agency).update(
