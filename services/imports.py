@@ -20,6 +20,9 @@ a match in any other status is rejected as not pending; no match creates a pendi
 
 Columns other apps own (the schedule date and window belong to scheduling) are read through
 `register_columns`; without a handler they are accepted and reported as not imported.
+
+The uploaded file is deleted KEEP_FILE_DAYS after its job ended (`import_files_purge`); the job's
+history and report are kept.
 """
 
 import csv
@@ -94,6 +97,9 @@ MAX_LINES = 5 * MAX_ROWS
 READ_BYTES = 256 * 1024
 # A running job that reported no progress for this long lost its worker: a new run takes it over.
 STALLED_AFTER = timedelta(minutes=5)
+# The uploaded file of a finished job (it holds customers' names, addresses and phones) is deleted
+# this long after the job ended; the job, its counts and its report of rejected rows stay.
+KEEP_FILE_DAYS = 30
 # In the report: every rejected row, each with at most this many reasons of at most this length.
 MAX_ERRORS_PER_ROW = 10
 MAX_MESSAGE_CHARS = 300
@@ -450,6 +456,25 @@ def import_jobs_resume(*, queued_for=timedelta(minutes=2), limit=100):
     for job_id in ids:
         import_services.delay(job_id)
     return len(ids)
+
+
+def import_files_purge(*, now=None):
+    """Deletes the uploaded files of the jobs that ended more than KEEP_FILE_DAYS ago (a job being
+    run keeps its file, whatever its age); the jobs and their reports stay. Returns how many
+    files were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=KEEP_FILE_DAYS)
+    ended = ImportJob.objects.filter(
+        kind=KIND,
+        status__in=[ImportJobStatus.DONE, ImportJobStatus.FAILED],
+        finished_at__lt=cutoff,
+    ).exclude(file="")
+    deleted = 0
+    for job in ended.only("pk", "file").iterator():
+        # The row first: a file whose row still names it is never left missing.
+        if ImportJob.objects.filter(pk=job.pk).update(file="") == 1:
+            job.file.storage.delete(job.file.name)
+            deleted += 1
+    return deleted
 
 
 def _claim(job_id):

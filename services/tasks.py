@@ -58,3 +58,11 @@ def resume_import_jobs():
     from .imports import import_jobs_resume
 
     return import_jobs_resume()
+
+
+@shared_task
+def purge_import_files():
+    """Deletes the uploaded files of services imports that ended over a month ago."""
+    from .imports import import_files_purge
+
+    return import_files_purge()

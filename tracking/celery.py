@@ -52,6 +52,10 @@ app.conf.update(
             "task": "services.tasks.send_due_webhooks",
             "schedule": 30.0,
         },
+        "services-purge-import-files": {
+            "task": "services.tasks.purge_import_files",
+            "schedule": crontab(minute=57, hour=3),
+        },
         "services-purge-webhook-deliveries": {
             "task": "services.tasks.purge_webhook_deliveries",
             "schedule": crontab(minute=7, hour=4),

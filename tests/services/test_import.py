@@ -4,6 +4,7 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -15,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Customer, ImportJob, ImportJobStatus, Role
 from services import imports
 from services.models import EventKind, Package, Service, ServiceEvent, ServiceStatus, ServiceType
-from services.tasks import import_services, resume_import_jobs
+from services.tasks import import_services, purge_import_files, resume_import_jobs
 from tests.factories import (
     AgencyFactory,
     BranchFactory,
@@ -549,6 +550,40 @@ def test_jobs_whose_task_was_lost_are_queued_again(manager_a, django_capture_on_
     fresh.refresh_from_db()
     assert (lost.status, fresh.status) == (ImportJobStatus.DONE, ImportJobStatus.QUEUED)
     assert list(Service.objects.values_list("external_id", flat=True)) == ["EXT-1"]
+
+
+def test_uploaded_files_are_deleted_a_month_after_their_job_ended_and_the_report_stays(
+    client_of, manager_a, django_capture_on_commit_callbacks
+):
+    old, recent = (
+        run_import(manager_a, csv_bytes([HEADER, good_row(n), good_row(n + 10, document="1")]),
+                   django_capture_on_commit_callbacks)
+        for n in (1, 2)
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False):
+        running = imports.import_job_create(
+            user=manager_a, uploaded_file=SimpleUploadedFile("s.csv", csv_bytes([HEADER]))
+        )
+    month_ago = timezone.now() - timedelta(days=imports.KEEP_FILE_DAYS, minutes=1)
+    ImportJob.objects.filter(pk=old.pk).update(finished_at=month_ago)
+    ImportJob.objects.filter(pk=running.pk).update(
+        status=ImportJobStatus.RUNNING, created_at=month_ago, progress_at=month_ago
+    )
+    stored = {job.pk: job.file.path for job in (old, recent, running)}
+    assert all(Path(path).exists() for path in stored.values())
+
+    assert purge_import_files.delay().get() == 1
+    assert purge_import_files.delay().get() == 0  # nothing twice
+
+    assert not Path(stored[old.pk]).exists()
+    assert Path(stored[recent.pk]).exists() and Path(stored[running.pk]).exists()
+    old.refresh_from_db()
+    assert (old.file.name, old.status, old.created_count) == ("", ImportJobStatus.DONE, 1)
+    client = client_of(manager_a)
+    page = client.get(reverse("services:import_job", args=[old.pk]))
+    assert page.status_code == 200
+    rejected_csv = client.get(reverse("services:import_rejected", args=[old.pk]))
+    assert b"EXT-11" in b"".join(rejected_csv.streaming_content)
 
 
 def test_the_job_fails_when_its_author_can_no_longer_import(
