@@ -211,15 +211,18 @@ def _check_references(account, values):
             raise DomainError(_("Not found."), code="invalid", fields={name: [_("Not found.")]})
 
 
-def _set_packages(service, packages):
-    """Replaces the service's packages by the given [{"barcode", "description"}]."""
+def _set_packages(service, packages, *, new=False):
+    """Replaces the service's packages by the given [{"barcode", "description"}] (a new service
+    has none to replace: two queries fewer a service in a bulk import)."""
     barcodes = [package["barcode"].strip() for package in packages]
     if len(set(barcodes)) != len(barcodes):
         raise DomainError(
             _("The same barcode appears twice."), code="invalid", fields={"packages": []}
         )
-    service.packages.exclude(barcode__in=barcodes).delete()
-    existing = {package.barcode: package for package in service.packages.all()}
+    existing = {}
+    if not new:
+        service.packages.exclude(barcode__in=barcodes).delete()
+        existing = {package.barcode: package for package in service.packages.all()}
     for package in packages:
         kept = existing.get(package["barcode"].strip())
         description = package.get("description", "")
@@ -256,7 +259,7 @@ def service_create(*, account, actor, values, packages=(), recorded_at=None):
             )
         service = Service.objects.create(account=account, status=ServiceStatus.PENDING, **values)
         if packages:
-            _set_packages(service, packages)
+            _set_packages(service, packages, new=True)
         _record_event(
             service=service,
             actor=actor,
