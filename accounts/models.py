@@ -9,7 +9,8 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import PermissionsMixin
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -602,10 +603,12 @@ class Customer(TenantModel, AddressFields):
                 name="customer_unique_external_code",
             ),
         ]
-        # Imports and integrations look customers up by external code or document.
+        # Imports and integrations look customers up by external code, document or e-mail (any
+        # case): without the last index each new customer of an import scanned the account's.
         indexes = [
             models.Index(fields=["account", "document"]),
             models.Index(fields=["account", "external_code"]),
+            models.Index(F("account"), Upper("email"), name="customer_account_email_upper"),
         ]
 
     def __str__(self):
