@@ -11,7 +11,7 @@ from services.models import EventKind, Package, Service, ServiceStatus
 from tracking.lib.errors import Conflict, DomainError, Invalid
 from tracking.lib.transitions import require_transition
 
-from . import planning
+from . import planning, positions
 from .models import (
     FINAL_STOP_STATUSES,
     ROUTE_TRANSITIONS,
@@ -318,6 +318,7 @@ def route_finish(*, route, actor, recorded_at=None, point=None):
         _move_route(route, RouteStatus.FINISHED)
         route.finished_at = recorded_at or timezone.now()
         route.save(update_fields=["status", "finished_at", "updated_at"])
+        route.travelled_distance_m = positions.route_travelled_distance_update(route.pk)
         _cancel_pending_stops(route, actor)
         _route_event(route, actor, "finished", recorded_at, point)
     return route

@@ -216,11 +216,52 @@ def positions_record(*, driver, points, now=None):
     live = {pk for _start, _end, pk, status in routes if status == RouteStatus.IN_PROGRESS}
     for route_id in live.intersection(route_ids):
         route_eta_refresh_soon(route_id)
+    if inserted:
+        # Points of a finished route sent late (a phone back in coverage): its distance again.
+        finished = {pk for _start, _end, pk, status in routes if status == RouteStatus.FINISHED}
+        for route_id in finished.intersection(route_ids):
+            route_travelled_distance_update(route_id)
     return Recorded(
         inserted,
         screened.duplicates + len(kept) - inserted,
         screened.rejected_count,
     )
+
+
+# GPS wanders while a phone stands still: a point counts towards the distance travelled only
+# once it is farther from the last counted point than either point's accuracy (and MIN_MOVE_M);
+# points less accurate than DISTANCE_ACCURACY_M (stored, but too vague to measure by) are left out.
+MIN_MOVE_M = 15
+DISTANCE_ACCURACY_M = 100
+
+
+def travelled_distance_m(points):
+    """Metres travelled along points [(lat, lng, accuracy_m or None)] in time order."""
+    total, anchor = 0.0, None
+    for lat, lng, accuracy in points:
+        if accuracy is not None and accuracy > DISTANCE_ACCURACY_M:
+            continue
+        if anchor is None:
+            anchor = (lat, lng, accuracy or 0)
+            continue
+        step = haversine_m(anchor[:2], (lat, lng))
+        if step > max(MIN_MOVE_M, anchor[2], accuracy or 0):
+            total += step
+            anchor = (lat, lng, accuracy or 0)
+    return round(total)
+
+
+def route_travelled_distance_update(route_id):
+    """Stores the distance the route's positions travelled (on finishing it, and again when late
+    points of a finished route arrive); returns it."""
+    points = (
+        Position.objects.filter(route_id=route_id)
+        .order_by("recorded_at")
+        .values_list("lat", "lng", "accuracy_m")
+    )
+    distance = travelled_distance_m(points.iterator(chunk_size=5000))
+    Route.objects.filter(pk=route_id).update(travelled_distance_m=distance)
+    return distance
 
 
 def _routes_run(driver, oldest, newest):

@@ -259,6 +259,42 @@ def test_late_points_of_a_finished_route_still_get_it(phone, driver, now):
     assert routes == [route.pk, None]
 
 
+def test_a_finished_route_stores_the_distance_its_positions_travelled(phone, driver, now):
+    route = make_route(driver)
+    actor = Actor.for_driver(driver)
+    actions.route_start(route=route, actor=actor, recorded_at=now - timedelta(hours=1))
+    # 1.1 km north in 100 m steps (0.0009° of latitude), then ten minutes parked at a stop
+    # with the GPS wandering 5-8 m around it, and one reading 300 m off but 500 m inaccurate.
+    drive = [
+        point(now - timedelta(minutes=50) + timedelta(seconds=10 * i),
+              (PAULISTA[0] + 0.0009 * i, PAULISTA[1]), accuracy_m=8)
+        for i in range(12)
+    ]  # fmt: skip
+    parked = (PAULISTA[0] + 0.0009 * 11, PAULISTA[1])
+    wander = [
+        point(now - timedelta(minutes=40) + timedelta(seconds=30 * i),
+              (parked[0] + (-1) ** i * 0.00005, parked[1] + 0.00004 * (i % 3)), accuracy_m=10)
+        for i in range(20)
+    ]  # fmt: skip
+    off = point(now - timedelta(minutes=20), (parked[0] + 0.0027, parked[1]), accuracy_m=500)
+    assert phone.send(drive + wander + [off]).json() == counts(accepted=33)
+
+    actions.route_finish(route=route, actor=actor, recorded_at=now - timedelta(minutes=10))
+
+    route.refresh_from_db()
+    assert 1090 <= route.travelled_distance_m <= 1110  # 11 steps of 100 m; parked adds nothing
+
+    # The phone comes back into coverage after the finish with points from before it.
+    late = [
+        point(now - timedelta(minutes=15) + timedelta(seconds=10 * i),
+              (parked[0] + 0.0009 * i, parked[1]), accuracy_m=8)
+        for i in range(1, 4)
+    ]  # fmt: skip
+    assert phone.send(late).json() == counts(accepted=3)
+    route.refresh_from_db()
+    assert 1390 <= route.travelled_distance_m <= 1410
+
+
 def test_the_drivers_latest_point_moves_only_forward(phone, driver, now):
     newer, older = now - timedelta(seconds=10), now - timedelta(seconds=120)
     phone.send([point(newer - timedelta(seconds=30)), point(newer, NEARBY, battery_pct=64)])
