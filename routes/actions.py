@@ -317,8 +317,8 @@ def route_finish(*, route, actor, recorded_at=None, point=None):
             )
         _move_route(route, RouteStatus.FINISHED)
         route.finished_at = recorded_at or timezone.now()
-        route.save(update_fields=["status", "finished_at", "updated_at"])
-        route.travelled_distance_m = positions.route_travelled_distance_update(route.pk)
+        route.travelled_distance_m = positions.route_travelled_distance_m(route.pk)
+        route.save(update_fields=["status", "finished_at", "travelled_distance_m", "updated_at"])
         _cancel_pending_stops(route, actor)
         _route_event(route, actor, "finished", recorded_at, point)
     return route

@@ -220,7 +220,8 @@ def positions_record(*, driver, points, now=None):
         # Points of a finished route sent late (a phone back in coverage): its distance again.
         finished = {pk for _start, _end, pk, status in routes if status == RouteStatus.FINISHED}
         for route_id in finished.intersection(route_ids):
-            route_travelled_distance_update(route_id)
+            distance = route_travelled_distance_m(route_id)
+            Route.objects.filter(pk=route_id).update(travelled_distance_m=distance)
     return Recorded(
         inserted,
         screened.duplicates + len(kept) - inserted,
@@ -229,39 +230,38 @@ def positions_record(*, driver, points, now=None):
 
 
 # GPS wanders while a phone stands still: a point counts towards the distance travelled only
-# once it is farther from the last counted point than either point's accuracy (and MIN_MOVE_M);
-# points less accurate than DISTANCE_ACCURACY_M (stored, but too vague to measure by) are left out.
+# once it is farther from the last counted point than its accuracy (and MIN_MOVE_M); points less
+# accurate than DISTANCE_ACCURACY_M (stored, but too vague to measure by) are left out. The one
+# rule of the tracking page's running distance and of the distance stored with a finished route.
 MIN_MOVE_M = 15
 DISTANCE_ACCURACY_M = 100
 
 
-def travelled_distance_m(points):
-    """Metres travelled along points [(lat, lng, accuracy_m or None)] in time order."""
-    total, anchor = 0.0, None
-    for lat, lng, accuracy in points:
-        if accuracy is not None and accuracy > DISTANCE_ACCURACY_M:
-            continue
-        if anchor is None:
-            anchor = (lat, lng, accuracy or 0)
-            continue
-        step = haversine_m(anchor[:2], (lat, lng))
-        if step > max(MIN_MOVE_M, anchor[2], accuracy or 0):
-            total += step
-            anchor = (lat, lng, accuracy or 0)
-    return round(total)
+def travelled_step_m(anchor, lat, lng, accuracy_m):
+    """The metres a point adds to a distance travelled whose last counted point is anchor
+    ((lat, lng); None before the first), or None when it does not count (too vague, or within
+    the GPS wander of the anchor). A point that counts becomes the anchor."""
+    if accuracy_m is not None and accuracy_m > DISTANCE_ACCURACY_M:
+        return None
+    if anchor is None:
+        return 0.0
+    step = haversine_m(anchor, (lat, lng))
+    return step if step > max(MIN_MOVE_M, accuracy_m or 0) else None
 
 
-def route_travelled_distance_update(route_id):
-    """Stores the distance the route's positions travelled (on finishing it, and again when late
-    points of a finished route arrive); returns it."""
+def route_travelled_distance_m(route_id):
+    """Metres travelled along the route's positions, in phone-time order."""
     points = (
         Position.objects.filter(route_id=route_id)
         .order_by("recorded_at")
         .values_list("lat", "lng", "accuracy_m")
     )
-    distance = travelled_distance_m(points.iterator(chunk_size=5000))
-    Route.objects.filter(pk=route_id).update(travelled_distance_m=distance)
-    return distance
+    total, anchor = 0.0, None
+    for lat, lng, accuracy_m in points.iterator(chunk_size=5000):
+        step = travelled_step_m(anchor, lat, lng, accuracy_m)
+        if step is not None:
+            total, anchor = total + step, (lat, lng)
+    return round(total)
 
 
 def _routes_run(driver, oldest, newest):

@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from accounts import access
 from accounts.models import ONLINE_WINDOW, Carrier
-from tracking.lib.geo import haversine_m
 
 from .models import Position, Route, RouteStatus, Stop, StopStatus
+from .positions import travelled_step_m
 from .selectors import TRACK_POINTS, thinned
 
 # A driver's marker is drawn as stale when its latest position is older than this.
@@ -403,8 +403,8 @@ def snapshot_changes(previous, current):
 
 
 def travelled_distances(rows):
-    """{route id: metres} travelled by the routes (rows of tracking_snapshot), the sum of the
-    great-circle distances between consecutive positions in phone-time order.
+    """{route id: metres} travelled by the routes (rows of tracking_snapshot): their positions
+    in phone-time order, counted by positions.travelled_step_m (GPS wander left out).
 
     One query at most, of the positions not counted yet: each route's running sum, last point
     and its time are kept in the cache (one entry per account), so a refresh reads only the
@@ -437,8 +437,9 @@ def travelled_distances(rows):
 
 
 def _count_new_points(totals, cold, behind):
-    """Adds to totals ({route id: (cursor s, lat, lng, metres)}) the points of the cold routes
-    (all) and of those behind (after their cursor), in one query."""
+    """Adds to totals ({route id: (cursor s, lat and lng of the last point counted, metres)})
+    the points of the cold routes (all) and of those behind (after their cursor), in one
+    query."""
     wanted = Q(route_id__in=cold) if cold else Q()
     # Routes counted recently (most, on a refresh) share one condition from the oldest of their
     # cursors; one counted long ago gets its own, so it does not make the others read back.
@@ -454,15 +455,17 @@ def _count_new_points(totals, cold, behind):
         Position.objects.filter(wanted)
         .annotate(recorded_s=Epoch("recorded_at"))
         .order_by("route_id", "recorded_at")
-        .values_list("route_id", "recorded_s", "lat", "lng")
+        .values_list("route_id", "recorded_s", "lat", "lng", "accuracy_m")
     )
-    for route_id, recorded_s, lat, lng in points:
+    for route_id, recorded_s, lat, lng, accuracy_m in points:
         after, last_lat, last_lng, metres = totals.get(route_id, (0.0, None, None, 0.0))
         if recorded_s <= after:
             continue  # read because of another route's older cursor
-        if last_lat is not None:
-            metres += haversine_m((last_lat, last_lng), (lat, lng))
-        totals[route_id] = (recorded_s, lat, lng, metres)
+        anchor = None if last_lat is None else (last_lat, last_lng)
+        step = travelled_step_m(anchor, lat, lng, accuracy_m)
+        if step is not None:
+            last_lat, last_lng, metres = lat, lng, metres + step
+        totals[route_id] = (recorded_s, last_lat, last_lng, metres)
 
 
 def _remember_travelled(stored, rows, names, totals, counted):
